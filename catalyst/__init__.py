@@ -1,0 +1,3 @@
+"""Catalyst: compile visual AI workflows into standalone, runnable Python."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,173 @@
+"""Validate a node's config against its pydantic model and normalise it.
+
+Errors map to the node and the JSON pointer of the field. A field holding a
+`{{ … }}` expression is only known at run time, so a type error on it is not an
+error here; its raw text is kept and the generated script evaluates it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ValidationError
+
+from catalyst import expressions
+from catalyst.diagnostics import Diagnostic, json_pointer
+from catalyst.model import Node
+from catalyst.registry import NodeType
+
+
+@dataclass(frozen=True)
+class NormalisedConfig:
+    """A node's config as the generated script receives it."""
+
+    model: BaseModel
+    values: dict[str, Any]
+
+    @property
+    def has_expressions(self) -> bool:
+        return any(True for _ in expressions.template_strings(self.values))
+
+
+def normalise_config(
+    node: Node, node_type: NodeType, problems: list[Diagnostic]
+) -> NormalisedConfig | None:
+    raw = dict(node.config)
+    for name in node_type.expression_fields:
+        if isinstance(raw.get(name), str):
+            raw[name] = expressions.as_expression(raw[name])
+    model_class = node_type.config_model
+    try:
+        return _normalised(model_class, raw, deferred=set())
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False, include_url=False)
+    deferred: set[str] = set()
+    reported: set[tuple[str, str]] = set()
+    for error in errors:
+        path = _data_path(raw, error["loc"])
+        value = _lookup(raw, path)
+        if isinstance(value, str) and expressions.is_template(value) and path:
+            # Checked when the script runs, once the expression has a value.
+            deferred.add(str(path[0]))
+            continue
+        pointer = node.config_path + json_pointer(*path)
+        if (pointer, error["type"]) in reported:
+            continue  # one report per field, however many union branches failed
+        reported.add((pointer, error["type"]))
+        problems.append(_diagnostic(node, node_type, error, path, pointer, value))
+    if len(reported):
+        return None
+    try:
+        return _normalised(model_class, raw, deferred)
+    except ValidationError:
+        # A required field held the expression: nothing static left to check.
+        return None
+
+
+def _normalised(
+    model_class: type[BaseModel], raw: dict[str, Any], deferred: set[str]
+) -> NormalisedConfig:
+    static = {key: value for key, value in raw.items() if key not in deferred}
+    model = model_class.model_validate(static)
+    values = model.model_dump(exclude_none=True)
+    for key in deferred:
+        values[_field_name(model_class, key)] = raw[key]
+    ordered = {name: values[name] for name in model_class.model_fields if name in values}
+    ordered.update((key, value) for key, value in values.items() if key not in ordered)
+    return NormalisedConfig(model, ordered)
+
+
+def _field_name(model_class: type[BaseModel], key: str) -> str:
+    for name, field in model_class.model_fields.items():
+        alias = field.validation_alias
+        if key in (name, field.alias) or (
+            isinstance(alias, AliasChoices) and key in alias.choices
+        ):
+            return name
+    return key
+
+
+def _data_path(raw: Any, loc: Sequence[int | str]) -> tuple[str | int, ...]:
+    """The part of pydantic's location that names real keys in the data.
+
+    Union branches add their type names to `loc`; those are not in the file.
+    """
+    path: list[str | int] = []
+    current = raw
+    for part in loc:
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+            current = current[part]
+        else:
+            if isinstance(current, dict) and isinstance(part, str) and not path:
+                path.append(part)  # a missing or unknown top-level field
+            break
+        path.append(part)
+    return tuple(path)
+
+
+def _lookup(raw: Any, path: Sequence[str | int]) -> Any:
+    current = raw
+    for part in path:
+        current = current[part] if isinstance(current, (dict, list)) else None
+    return current
+
+
+def _fields_hint(model_class: type[BaseModel]) -> str:
+    return "valid fields: " + ", ".join(model_class.model_fields)
+
+
+def _shown(value: Any) -> str:
+    # Echo small, harmless values only: the input could be a pasted secret.
+    if isinstance(value, (int, float, bool)) or value is None:
+        return f" (got {value!r})"
+    if isinstance(value, str) and len(value) <= 40 and "gsk_" not in value:
+        return f" (got {value!r})"
+    return ""
+
+
+def _diagnostic(
+    node: Node,
+    node_type: NodeType,
+    error: Any,
+    path: tuple[str | int, ...],
+    pointer: str,
+    value: Any,
+) -> Diagnostic:
+    kind: str = error["type"]
+    field = ".".join(str(part) for part in path) or "config"
+    model_class = node_type.config_model
+    if kind == "extra_forbidden":
+        return Diagnostic("unknown-config-field", f"{node_type.type} has no config field "
+                          f"{field!r}", pointer, node_id=node.id,
+                          hint=_fields_hint(model_class))
+    if kind == "missing":
+        description = ""
+        top = model_class.model_fields.get(str(path[0])) if path else None
+        if top is not None and top.description:
+            description = f" ({top.description})"
+        return Diagnostic("missing-config", f"config field {field!r} is required{description}",
+                          pointer, node_id=node.id, hint=_fields_hint(model_class))
+    hint = None
+    context = error.get("ctx") or {}
+    if kind == "literal_error" and "expected" in context:
+        hint = f"use one of: {context['expected']}"
+    elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        hint = "allowed range: " + _range(model_class, path)
+    code = "out-of-range" if "than" in kind else "invalid-config"
+    message = f"{field}: {error['msg'][0].lower()}{error['msg'][1:]}{_shown(value)}"
+    return Diagnostic(code, message, pointer, node_id=node.id, hint=hint)
+
+
+def _range(model_class: type[BaseModel], path: tuple[str | int, ...]) -> str:
+    field = model_class.model_fields.get(str(path[0])) if path else None
+    low = high = None
+    for item in field.metadata if field else ():
+        low = getattr(item, "ge", None) if getattr(item, "ge", None) is not None else low
+        high = getattr(item, "le", None) if getattr(item, "le", None) is not None else high
+    if low is not None and high is not None:
+        return f"{low} to {high}"
+    return f"at least {low}" if low is not None else f"at most {high}"

@@ -1,0 +1,122 @@
+"""`{{ … }}` expressions in config strings: find them, parse them, list what they use.
+
+The generated script renders expressions at run time with jinja2's sandbox;
+here, at generate time, each one is parsed with the same syntax so that typos
+and unknown names are reported against the node and field before any code is
+written, and so every `nodes[...]` reference becomes a dependency.
+
+A string that is exactly one `{{ expression }}` evaluates to the expression's
+value with its type kept (a number stays a number); any other string with
+expressions renders to text. The generated runtime applies the same rule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from jinja2 import TemplateSyntaxError, meta
+from jinja2 import nodes as ast
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+RootName = Literal["input", "global", "nodes"]
+ROOTS: tuple[RootName, ...] = ("input", "global", "nodes")
+
+# Kept in step with the generated runtime's `resolve` (templates/runtime.jinja).
+_MARKERS = ("{{", "{%", "{#")
+_SINGLE = re.compile(r"\A\{\{(?P<expression>.*?)\}\}\Z", re.DOTALL)
+
+_ENVIRONMENT = ImmutableSandboxedEnvironment()
+
+
+def is_template(text: str) -> bool:
+    """Whether a config string holds expressions (and so is rendered at run time)."""
+    return any(marker in text for marker in _MARKERS)
+
+
+def single_expression(text: str) -> str | None:
+    """The expression, when the whole string is one `{{ … }}`."""
+    match = _SINGLE.match(text.strip())
+    if match is None:
+        return None
+    expression = match["expression"]
+    return None if "{{" in expression or "}}" in expression else expression
+
+
+def as_expression(text: str) -> str:
+    """Wrap a bare expression (as written in an expression field) in braces."""
+    return text if is_template(text) else "{{ " + text + " }}"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One use of `input`, `global` or `nodes` in an expression.
+
+    `key` is the input, global or node id named right after the root, or None
+    when the root is used whole or with a computed key.
+    """
+
+    root: RootName
+    key: str | None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    references: tuple[Reference, ...]
+    unknown_names: tuple[str, ...]
+    syntax_error: str | None = None
+
+
+def analyse(source: str) -> Analysis:
+    """Parse one config string and list the names it uses."""
+    try:
+        template = _ENVIRONMENT.parse(source)
+    except TemplateSyntaxError as exc:
+        where = f" (line {exc.lineno})" if source.count("\n") else ""
+        return Analysis((), (), f"{exc.message}{where}")
+    references = tuple(_references(template))
+    allowed = set(ROOTS) | set(_ENVIRONMENT.globals)
+    unknown = sorted(name for name in meta.find_undeclared_variables(template)
+                     if name not in allowed)
+    return Analysis(references, tuple(unknown))
+
+
+def _references(template: ast.Template) -> Iterator[Reference]:
+    for node, parent in _walk(template, None):
+        if not (isinstance(node, ast.Name) and node.ctx == "load" and node.name in ROOTS):
+            continue
+        root: RootName = node.name  # type: ignore[assignment]
+        key: str | None = None
+        if isinstance(parent, ast.Getattr) and parent.node is node:
+            key = parent.attr
+        elif (
+            isinstance(parent, ast.Getitem)
+            and parent.node is node
+            and isinstance(parent.arg, ast.Const)
+            and isinstance(parent.arg.value, str)
+        ):
+            key = parent.arg.value
+        yield Reference(root, key)
+
+
+def _walk(node: ast.Node, parent: ast.Node | None) -> Iterator[tuple[ast.Node, ast.Node | None]]:
+    yield node, parent
+    for child in node.iter_child_nodes():
+        yield from _walk(child, node)
+
+
+def template_strings(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[
+    tuple[tuple[str | int, ...], str]
+]:
+    """Every string holding expressions inside a config value, with its path."""
+    if isinstance(value, str):
+        if is_template(value):
+            yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from template_strings(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from template_strings(item, (*path, index))

@@ -1,0 +1,12 @@
+"""Format generated source with black, once."""
+
+from __future__ import annotations
+
+import black
+
+_MODE = black.Mode(line_length=100, target_versions={black.TargetVersion.PY310})
+
+
+def format_source(source: str) -> str:
+    """black-formatted source; black's own error if the source does not parse."""
+    return black.format_str(source, mode=_MODE)

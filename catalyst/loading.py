@@ -1,0 +1,378 @@
+"""Read a workflow file in either supported shape into the internal model.
+
+Two shapes reach Catalyst (see WORKFLOW_FORMAT.md): the editor graph that a
+React Flow canvas saves, and the project manifest that holds several workflows.
+Structural problems are collected as diagnostics rather than raised one by one,
+so a broken file gets one complete report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from catalyst.diagnostics import Diagnostic, json_pointer
+from catalyst.model import INPUT_TYPES, Edge, InputSpec, InputType, Node, Workflow
+
+_RUN_SETTING_KEYS = ("timeout", "retries", "onError", "fallbackValue")
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    workflow: Workflow | None
+    diagnostics: list[Diagnostic]
+
+
+class _Collector:
+    """Accumulates diagnostics while reading one document."""
+
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+
+    def error(self, code: str, message: str, path: str, **extra: Any) -> None:
+        self.diagnostics.append(Diagnostic(code=code, message=message, path=path, **extra))
+
+    def mapping(self, value: Any, path: str, what: str, **extra: Any) -> dict[str, Any] | None:
+        if isinstance(value, Mapping):
+            return dict(value)
+        self.error("wrong-type", f"{what} must be a JSON object, got {_kind(value)}", path, **extra)
+        return None
+
+    def text(self, value: Any, path: str, what: str, **extra: Any) -> str | None:
+        if isinstance(value, str) and value:
+            return value
+        if value is None:
+            self.error("missing-field", f"{what} is required", path, **extra)
+        else:
+            self.error(
+                "wrong-type", f"{what} must be a non-empty string, got {_kind(value)}", path, **extra
+            )
+        return None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    for python_type, name in names.items():
+        if isinstance(value, python_type):
+            return name if value != "" else "an empty string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def document_shape(document: Any) -> str | None:
+    """'manifest', 'editor-graph', or None when the document is neither."""
+    if not isinstance(document, Mapping):
+        return None
+    if "schemaVersion" in document or "workflows" in document:
+        return "manifest"
+    if "nodes" in document:
+        return "editor-graph"
+    return None
+
+
+def workflow_ids(document: Any) -> list[str]:
+    """The workflow ids a document holds (one, unnamed, for an editor graph)."""
+    if document_shape(document) == "manifest":
+        workflows = document.get("workflows")
+        return sorted(workflows) if isinstance(workflows, Mapping) else []
+    return [""]
+
+
+def read_document(path: Path) -> tuple[Any, bytes, list[Diagnostic]]:
+    """Parse a workflow file; a read or JSON error is a diagnostic, not a crash."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, b"", [Diagnostic("unreadable-file", f"cannot read {path}: {exc.strerror}")]
+    try:
+        return json.loads(raw), raw, []
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        position = f" (line {exc.lineno}, column {exc.colno})" if isinstance(
+            exc, json.JSONDecodeError
+        ) else ""
+        return None, raw, [Diagnostic("invalid-json", f"not valid JSON{position}: {exc}")]
+
+
+def load_workflow(path: Path, workflow_id: str | None = None) -> LoadResult:
+    """Load one workflow from a file of either shape."""
+    document, raw, problems = read_document(path)
+    if problems:
+        return LoadResult(None, problems)
+    return load_document(document, source_name=path.name, raw=raw, workflow_id=workflow_id)
+
+
+def load_document(
+    document: Any, *, source_name: str, raw: bytes | None = None, workflow_id: str | None = None
+) -> LoadResult:
+    """Load one workflow from an already parsed document."""
+    if raw is None:
+        raw = json.dumps(document, sort_keys=True, ensure_ascii=False).encode()
+    digest = hashlib.sha256(raw).hexdigest()
+    shape = document_shape(document)
+    collector = _Collector()
+    if shape == "manifest":
+        workflow = _load_manifest(document, source_name, digest, workflow_id, collector)
+    elif shape == "editor-graph":
+        if workflow_id:
+            collector.error(
+                "workflow-not-found",
+                f"{source_name} is a single editor graph; it has no workflow {workflow_id!r}",
+                "",
+                hint="leave out --workflow for editor-graph files",
+            )
+            return LoadResult(None, collector.diagnostics)
+        workflow = _load_graph(cast(Mapping[str, Any], document), "", source_name, digest, {}, (),
+                               collector, graph=True)
+    else:
+        collector.error(
+            "unknown-format",
+            "not a Catalyst workflow: expected an editor graph (with a `nodes` list) "
+            "or a project manifest (with `schemaVersion` and `workflows`)",
+            "",
+        )
+        workflow = None
+    return LoadResult(workflow, collector.diagnostics)
+
+
+def _load_manifest(
+    document: Mapping[str, Any],
+    source_name: str,
+    digest: str,
+    workflow_id: str | None,
+    collector: _Collector,
+) -> Workflow | None:
+    version = document.get("schemaVersion")
+    if version is not None and version != "1.0.0":
+        collector.error(
+            "unsupported-schema-version",
+            f"schemaVersion {version!r} is not supported",
+            "/schemaVersion",
+            hint="Catalyst reads project manifests with schemaVersion '1.0.0'",
+        )
+        return None
+    workflows = collector.mapping(document.get("workflows"), "/workflows", "`workflows`")
+    if workflows is None:
+        return None
+    ids = sorted(workflows)
+    if not ids:
+        collector.error("empty-project", "the project has no workflows", "/workflows")
+        return None
+    if workflow_id is None:
+        if len(ids) > 1:
+            collector.error(
+                "workflow-choice-required",
+                f"{source_name} holds {len(ids)} workflows; choose one",
+                "/workflows",
+                hint=f"pass --workflow with one of: {', '.join(ids)}",
+            )
+            return None
+        workflow_id = ids[0]
+    if workflow_id not in workflows:
+        collector.error(
+            "workflow-not-found",
+            f"no workflow {workflow_id!r} in {source_name}",
+            "/workflows",
+            hint=f"workflows in this project: {', '.join(ids)}",
+        )
+        return None
+    base = json_pointer("workflows", workflow_id)
+    entry = collector.mapping(workflows[workflow_id], base, f"workflow {workflow_id!r}")
+    if entry is None:
+        return None
+    raw_globals = document.get("globalVariables") or {}
+    globals_ = collector.mapping(raw_globals, "/globalVariables", "`globalVariables`") or {}
+    raw_secrets = document.get("secrets") or {}
+    secrets = collector.mapping(raw_secrets, "/secrets", "`secrets`") or {}
+    entry.setdefault("id", workflow_id)
+    return _load_graph(entry, base, source_name, digest, globals_, tuple(sorted(secrets)),
+                       collector, graph=False)
+
+
+def _load_graph(
+    entry: Mapping[str, Any],
+    base: str,
+    source_name: str,
+    digest: str,
+    globals_: dict[str, Any],
+    secrets: tuple[str, ...],
+    collector: _Collector,
+    *,
+    graph: bool,
+) -> Workflow:
+    nodes = _load_nodes(entry.get("nodes"), base, collector, graph=graph)
+    edges = _load_edges(entry.get("edges"), base, collector)
+    inputs = _load_inputs(entry.get("input"), base, collector)
+    output = entry.get("output")
+    output_type = output.get("type", "json") if isinstance(output, Mapping) else "json"
+    execution = entry.get("executionConfig")
+    workflow_id = entry.get("id")
+    name = entry.get("name")
+    description = entry.get("description")
+    return Workflow(
+        id=workflow_id if isinstance(workflow_id, str) else "",
+        name=name if isinstance(name, str) and name else Path(source_name).stem,
+        description=description if isinstance(description, str) else "",
+        inputs=inputs,
+        nodes=nodes,
+        edges=edges,
+        globals=globals_,
+        secrets=secrets,
+        source_name=source_name,
+        source_sha256=digest,
+        path=base,
+        output_type=str(output_type),
+        execution=dict(execution) if isinstance(execution, Mapping) else {},
+    )
+
+
+def _load_nodes(raw: Any, base: str, collector: _Collector, *, graph: bool) -> tuple[Node, ...]:
+    where = base + "/nodes"
+    if raw is None:
+        return ()
+    if graph:
+        if not isinstance(raw, list):
+            collector.error("wrong-type", f"`nodes` must be a list, got {_kind(raw)}", where)
+            return ()
+        items: list[tuple[str | int, Any]] = list(enumerate(raw))
+    else:
+        if not isinstance(raw, Mapping):
+            collector.error("wrong-type", f"`nodes` must be an object keyed by node id, got "
+                            f"{_kind(raw)}", where)
+            return ()
+        items = list(raw.items())
+    nodes = []
+    for key, value in items:
+        node = _load_node(key, value, where + json_pointer(key), collector, graph=graph)
+        if node is not None:
+            nodes.append(node)
+    return tuple(nodes)
+
+
+def _load_node(
+    key: str | int, raw: Any, path: str, collector: _Collector, *, graph: bool
+) -> Node | None:
+    entry = collector.mapping(raw, path, "a node")
+    if entry is None:
+        return None
+    node_id = entry.get("id", key if isinstance(key, str) else None)
+    node_id = collector.text(node_id, path + "/id", "the node's `id`")
+    node_type = collector.text(entry.get("type"), path + "/type", "the node's `type`",
+                               node_id=node_id)
+    if node_id is None or node_type is None:
+        return None
+    if isinstance(key, str) and key != node_id:
+        collector.error(
+            "id-mismatch",
+            f"node is stored under key {key!r} but its `id` is {node_id!r}",
+            path + "/id",
+            node_id=node_id,
+            hint="the key in `nodes` and the node's `id` must be the same",
+        )
+    if graph:
+        data = collector.mapping(entry.get("data", {}), path + "/data", "the node's `data`",
+                                 node_id=node_id) or {}
+        label = data.get("label")
+        config_raw, config_path = data.get("config", {}), path + "/data/config"
+        version = data.get("typeVersion", 1)
+        settings = {k: data[k] for k in _RUN_SETTING_KEYS if k in data}
+    else:
+        label = entry.get("name")
+        config_raw, config_path = entry.get("config", {}), path + "/config"
+        version = entry.get("typeVersion", 1)
+        settings = {k: entry[k] for k in _RUN_SETTING_KEYS if k in entry}
+    config = collector.mapping(
+        config_raw if config_raw is not None else {}, config_path, "the node's config",
+        node_id=node_id,
+    )
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        collector.error("wrong-type", "`typeVersion` must be a positive integer", path,
+                        node_id=node_id)
+        version = 1
+    return Node(
+        id=node_id,
+        type=node_type,
+        label=label if isinstance(label, str) and label else node_id,
+        config=config or {},
+        path=path,
+        config_path=config_path,
+        type_version=version,
+        settings=settings,
+    )
+
+
+def _load_edges(raw: Any, base: str, collector: _Collector) -> tuple[Edge, ...]:
+    where = base + "/edges"
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        collector.error("wrong-type", f"`edges` must be a list, got {_kind(raw)}", where)
+        return ()
+    edges = []
+    for index, value in enumerate(raw):
+        path = f"{where}/{index}"
+        entry = collector.mapping(value, path, "an edge")
+        if entry is None:
+            continue
+        edge_id = entry.get("id")
+        edge_id = edge_id if isinstance(edge_id, str) and edge_id else None
+        source = collector.text(entry.get("source"), path + "/source", "the edge's `source`",
+                                edge_id=edge_id)
+        target = collector.text(entry.get("target"), path + "/target", "the edge's `target`",
+                                edge_id=edge_id)
+        handles = []
+        for key in ("sourceHandle", "targetHandle"):
+            handle = entry.get(key)
+            if handle is not None and not isinstance(handle, str):
+                collector.error("wrong-type", f"`{key}` must be a string or null", f"{path}/{key}",
+                                edge_id=edge_id)
+                handle = None
+            handles.append(handle or None)
+        if source is not None and target is not None:
+            edges.append(Edge(edge_id, source, target, handles[0], handles[1], path))
+    return tuple(edges)
+
+
+def _load_inputs(raw: Any, base: str, collector: _Collector) -> tuple[InputSpec, ...]:
+    where = base + "/input"
+    if raw is None:
+        return ()
+    declared = collector.mapping(raw, where, "`input`")
+    if declared is None:
+        return ()
+    inputs = []
+    for name, value in declared.items():
+        path = where + json_pointer(name)
+        spec = collector.mapping(value, path, f"input {name!r}")
+        if spec is None:
+            continue
+        input_type = spec.get("type", "string")
+        if input_type not in INPUT_TYPES:
+            collector.error(
+                "invalid-input-type",
+                f"input {name!r} has type {input_type!r}",
+                path + "/type",
+                hint=f"use one of: {', '.join(INPUT_TYPES)}",
+            )
+            continue
+        description = spec.get("description")
+        inputs.append(
+            InputSpec(
+                name=name,
+                type=cast(InputType, input_type),
+                required=bool(spec.get("required", False)) and "default" not in spec,
+                description=description if isinstance(description, str) else "",
+                default=spec.get("default"),
+                has_default="default" in spec,
+                path=path,
+            )
+        )
+    return tuple(inputs)

@@ -1,0 +1,222 @@
+"""The plan: a pure, typed description of the script to write.
+
+Planning takes a checked workflow and settles everything rendering needs:
+node order and concurrency, resolved ports, Python names, configs, imports and
+pip requirements. Templates receive this and nothing rawer.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+
+from catalyst import __version__
+from catalyst.identifiers import IdentifierResolver
+from catalyst.literals import Code
+from catalyst.model import InputSpec, Workflow
+from catalyst.registry import NodeType
+from catalyst.validation import CheckedWorkflow
+
+# What the script skeleton and runtime (templates/) use whatever the workflow.
+_BASE_IMPORTS = (
+    "import argparse",
+    "import asyncio",
+    "import inspect",
+    "import json",
+    "import os",
+    "import sys",
+    "import time",
+    "from collections.abc import AsyncIterator, Awaitable, Callable, Hashable",
+    "from dataclasses import dataclass, field",
+    "from typing import Any",
+)
+# Only when some config holds {{ … }} expressions.
+_EXPRESSION_IMPORTS = (
+    "import functools",
+    "import re",
+    "from jinja2 import StrictUndefined, TemplateError, Undefined",
+    "from jinja2.sandbox import ImmutableSandboxedEnvironment",
+)
+_EXPRESSION_DEPENDENCY = "jinja2>=3.1,<4"
+REQUIRES_PYTHON = ">=3.10"
+
+
+@dataclass(frozen=True)
+class PlannedLink:
+    """An edge as the generated scheduler needs it."""
+
+    source: str
+    field: str | None
+    branch: str | None
+
+
+@dataclass(frozen=True)
+class PlannedNode:
+    id: str
+    label: str
+    node_type: NodeType
+    function: Code
+    execute: Code
+    config: dict[str, Any]
+    has_expressions: bool
+    links: tuple[tuple[str, tuple[PlannedLink, ...]], ...]
+    references: tuple[str, ...]
+    generation: int
+
+
+@dataclass(frozen=True)
+class ImportBlock:
+    """Import statements in the order isort/ruff would put them."""
+
+    standard_library: tuple[str, ...]
+    third_party: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    workflow: Workflow
+    nodes: tuple[PlannedNode, ...]
+    generations: tuple[tuple[PlannedNode, ...], ...]
+    node_types: tuple[NodeType, ...]
+    imports: ImportBlock
+    dependencies: tuple[str, ...]
+    env_vars: tuple[str, ...]
+    sinks: tuple[str, ...]
+    uses_expressions: bool
+    requires_python: str = REQUIRES_PYTHON
+    catalyst_version: Code = Code(__version__)
+
+    @property
+    def source_digest(self) -> Code:
+        """The first 16 hex digits of the source file's sha256 (hex digits only)."""
+        digest = self.workflow.source_sha256[:16]
+        if not all(char in "0123456789abcdef" for char in digest):
+            raise ValueError("source digest is not hexadecimal")
+        return Code(digest)
+
+    @property
+    def inputs(self) -> tuple[InputSpec, ...]:
+        return self.workflow.inputs
+
+    @property
+    def runtime_templates(self) -> tuple[str, ...]:
+        """Each node template once (trigger types share one), in a stable order."""
+        return tuple(dict.fromkeys(node_type.template for node_type in self.node_types))
+
+
+def plan_workflow(checked: CheckedWorkflow) -> Plan:
+    """Plan a workflow that checked without errors."""
+    if not checked.ok:
+        raise ValueError("cannot plan a workflow with errors")
+    workflow = checked.workflow
+    order = {node.id: index for index, node in enumerate(workflow.nodes)}
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    graph.add_nodes_from(order)
+    for wire in checked.wires:
+        graph.add_edge(wire.edge.source, wire.edge.target)
+    for node_id, read in checked.references.items():
+        graph.add_edges_from((source, node_id) for source in read)
+    generation = {
+        node_id: depth
+        for depth, layer in enumerate(nx.topological_generations(graph))
+        for node_id in layer
+    }
+    links: dict[str, dict[str, list[PlannedLink]]] = defaultdict(lambda: defaultdict(list))
+    for wire in checked.wires:
+        port = wire.source_port
+        links[wire.edge.target][wire.target_port.id].append(
+            PlannedLink(wire.edge.source, port.field, port.id if port.branch else None)
+        )
+    resolver = IdentifierResolver()
+    planned = []
+    for node in sorted(workflow.nodes, key=lambda n: (generation[n.id], order[n.id])):
+        node_type = checked.node_types[node.id]
+        config = checked.configs[node.id]
+        planned.append(
+            PlannedNode(
+                id=node.id,
+                label=node.label,
+                node_type=node_type,
+                function=resolver.resolve(node.id, prefix="node_"),
+                execute=Code("execute_" + node_type.function_suffix),
+                config=config.values,
+                has_expressions=config.has_expressions,
+                links=tuple((port, tuple(items)) for port, items in links[node.id].items()),
+                references=tuple(sorted(checked.references.get(node.id, ()))),
+                generation=generation[node.id],
+            )
+        )
+    layers: dict[int, list[PlannedNode]] = defaultdict(list)
+    for node in planned:
+        layers[node.generation].append(node)
+    used_types = sorted({n.node_type.type: n.node_type for n in planned}.items())
+    node_types = tuple(node_type for _name, node_type in used_types)
+    uses_expressions = any(node.has_expressions for node in planned)
+    sinks = tuple(
+        node.id
+        for node in planned
+        if not node.node_type.is_trigger and graph.out_degree(node.id) == 0
+    )
+    return Plan(
+        workflow=workflow,
+        nodes=tuple(planned),
+        generations=tuple(tuple(layers[depth]) for depth in sorted(layers)),
+        node_types=node_types,
+        imports=_imports(node_types, uses_expressions),
+        dependencies=_dependencies(node_types, uses_expressions),
+        env_vars=tuple(sorted({name for n in planned for name in _secret_names(n.config)})),
+        sinks=sinks,
+        uses_expressions=uses_expressions,
+    )
+
+
+def _imports(node_types: tuple[NodeType, ...], uses_expressions: bool) -> ImportBlock:
+    statements = list(_BASE_IMPORTS)
+    if uses_expressions:
+        statements += _EXPRESSION_IMPORTS
+    for node_type in node_types:
+        statements += node_type.imports
+    plain: dict[str, set[str]] = defaultdict(set)
+    names: dict[str, set[str]] = defaultdict(set)
+    for statement in statements:
+        words = statement.split()
+        if words[0] == "import":
+            plain[words[1]].add(words[1])
+        else:
+            names[words[1]].update(name.strip() for name in statement.split(" import ")[1]
+                                   .split(","))
+
+    def block(standard: bool) -> tuple[str, ...]:
+        def is_standard(module: str) -> bool:
+            return module.split(".")[0] in sys.stdlib_module_names
+
+        lines = [f"import {m}" for m in sorted(plain) if is_standard(m) == standard]
+        lines += [
+            f"from {m} import {', '.join(sorted(names[m]))}"
+            for m in sorted(names)
+            if is_standard(m) == standard
+        ]
+        return tuple(lines)
+
+    return ImportBlock(block(True), block(False))
+
+
+def _dependencies(node_types: tuple[NodeType, ...], uses_expressions: bool) -> tuple[str, ...]:
+    requirements = {req for node_type in node_types for req in node_type.dependencies}
+    if uses_expressions:
+        requirements.add(_EXPRESSION_DEPENDENCY)
+    return tuple(sorted(requirements))
+
+
+def _secret_names(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        if set(value) == {"$secret"} and isinstance(value["$secret"], str):
+            return {value["$secret"]}
+        return {name for item in value.values() for name in _secret_names(item)}
+    if isinstance(value, list):
+        return {name for item in value for name in _secret_names(item)}
+    return set()

@@ -1,0 +1,160 @@
+"""Node types: what each kind of node is, and where its definition lives.
+
+A node type is one Python module in `catalyst.nodes` (the repository's
+`nodes/` folder) exporting `NODE_TYPES`, plus the Jinja template it names. The
+compiler only ever talks to `NodeType`; adding a node type adds two files and
+touches nothing here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from catalyst.diagnostics import Diagnostic
+from catalyst.identifiers import snake_case
+
+PortType = Literal["text", "messages", "json", "any"]
+PORT_TYPES: tuple[PortType, ...] = ("text", "messages", "json", "any")
+
+
+@dataclass(frozen=True)
+class Port:
+    """A handle on a node that edges attach to."""
+
+    id: str
+    name: str
+    type: PortType
+    description: str = ""
+    # Input ports only: an edge must feed it.
+    required: bool = False
+    # Output ports only: the key of the node's output this port carries
+    # (None: the whole output).
+    field: str | None = None
+    # Output ports only: live only when the node's output selects this branch
+    # (`output["branch"] == port id`); see the condition node.
+    branch: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "name": self.name, "type": self.type}
+        if self.description:
+            data["description"] = self.description
+        if self.required:
+            data["required"] = True
+        if self.branch:
+            data["branch"] = True
+        return data
+
+
+def ports_compatible(source: PortType, target: PortType) -> bool:
+    """Whether a value of the source port's type may feed the target port."""
+    if source == target or "any" in (source, target) or target == "json":
+        return True
+    # Plain text becomes a user message.
+    return source == "text" and target == "messages"
+
+
+@dataclass(frozen=True)
+class NodeCheckContext:
+    """What a node type's own semantic check may look at, beyond its config."""
+
+    node_id: str
+    config_path: str
+    connected_inputs: frozenset[str]
+
+
+NodeCheck = Callable[[Any, NodeCheckContext], Sequence[Diagnostic]]
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """Everything Catalyst knows about one kind of node."""
+
+    type: str
+    category: str
+    display_name: str
+    description: str
+    icon: str
+    color: str
+    config_model: type[BaseModel]
+    template: str
+    inputs: tuple[Port, ...] = ()
+    outputs: tuple[Port, ...] = ()
+    supports_streaming: bool = False
+    # pip requirement specifiers the generated script needs for this type.
+    dependencies: tuple[str, ...] = ()
+    # Import statements its runtime code uses, one per entry.
+    imports: tuple[str, ...] = ()
+    # Config fields holding one expression (braces optional).
+    expression_fields: tuple[str, ...] = ()
+    # Describes the workflow's entry point; never does work of its own.
+    is_trigger: bool = False
+    example: Mapping[str, Any] = field(default_factory=dict)
+    output_description: str = ""
+    check: NodeCheck | None = None
+
+    @property
+    def function_suffix(self) -> str:
+        """`groqCompletion` -> `groq_completion`, as in `execute_groq_completion`."""
+        return "trigger" if self.is_trigger else snake_case(self.type)
+
+    def input_port(self, port_id: str) -> Port | None:
+        return next((p for p in self.inputs if p.id == port_id), None)
+
+    def output_port(self, port_id: str) -> Port | None:
+        return next((p for p in self.outputs if p.id == port_id), None)
+
+    def catalog_entry(self) -> dict[str, Any]:
+        """What the editor needs to draw the palette entry and the config form."""
+        return {
+            "type": self.type,
+            "category": self.category,
+            "displayName": self.display_name,
+            "description": self.description,
+            "icon": self.icon,
+            "color": self.color,
+            "inputs": [port.to_dict() for port in self.inputs],
+            "outputs": [port.to_dict() for port in self.outputs],
+            "configSchema": self.config_model.model_json_schema(by_alias=True),
+            "supportsStreaming": self.supports_streaming,
+            "isTrigger": self.is_trigger,
+            "dependencies": list(self.dependencies),
+            "output": self.output_description,
+            "example": dict(self.example),
+        }
+
+
+# Types the Catalyst editor knows (WORKFLOW_FORMAT.md) that have no definition
+# here yet: naming one is a clear "not implemented" error, not "unknown type".
+PLANNED_TYPES: frozenset[str] = frozenset(
+    {
+        "anthropicCompletion", "openaiCompletion", "azureOpenaiCompletion", "embeddingGenerate",
+        "agenticToolCall", "llmRouter", "qdrantSearch", "postgresQuery", "redisOperation",
+        "httpRequest", "webhookSend", "switch", "loop", "parallel", "aggregate", "retry", "delay",
+        "earlyReturn", "jsonTransform", "mapArray", "filterArray", "validate", "rateLimit",
+    }
+)  # fmt: skip
+
+
+@cache
+def node_types() -> Mapping[str, NodeType]:
+    """Every node type defined in `catalyst.nodes`, by type name."""
+    package = importlib.import_module("catalyst.nodes")
+    found: dict[str, NodeType] = {}
+    for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"catalyst.nodes.{module_info.name}")
+        for node_type in getattr(module, "NODE_TYPES", ()):
+            if node_type.type in found:
+                raise RuntimeError(f"node type {node_type.type!r} is defined twice")
+            found[node_type.type] = node_type
+    return dict(sorted(found.items()))
+
+
+def node_type(name: str) -> NodeType | None:
+    return node_types().get(name)

@@ -1,0 +1,118 @@
+"""Render a plan into Python source with Jinja.
+
+One environment factory serves production and tests. It refuses to print any
+plain string: user text must go through the `py` literal filter or come from
+the identifier resolver, both of which produce `Code`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from catalyst.literals import Code, comment_text, py_literal
+from catalyst.planning import Plan, PlannedLink
+
+_IMPORT_LINE = re.compile(r"\A(import [\w.]+|from [\w.]+ import [\w, ]+)\Z")
+
+
+class UnsafeTemplateOutput(TypeError):
+    """A template tried to print a value that did not pass the literal or name path."""
+
+
+def _vouched(value: Any) -> Any:
+    if isinstance(value, Code):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise UnsafeTemplateOutput(
+        f"template printed {type(value).__name__} {value!r}; pass user values through `| py`"
+    )
+
+
+def _tuple_literal(values: Any) -> Code:
+    items = [py_literal(value) for value in values]
+    if len(items) == 1:
+        return Code(f"({items[0]},)")
+    return Code("(" + ", ".join(items) + ")")
+
+
+def _link(link: PlannedLink) -> Code:
+    arguments = [py_literal(link.source)]
+    if link.field is not None:
+        arguments.append(Code("field=" + py_literal(link.field)))
+    if link.branch is not None:
+        arguments.append(Code("branch=" + py_literal(link.branch)))
+    return Code(f"Link({', '.join(arguments)})")
+
+
+def _toml_string(value: str) -> Code:
+    # A JSON string is a valid TOML basic string.
+    return Code(json.dumps(value))
+
+
+def _statement(line: str) -> Code:
+    if not _IMPORT_LINE.match(line):
+        raise UnsafeTemplateOutput(f"not an import statement: {line!r}")
+    return Code(line)
+
+
+@cache
+def template_environment() -> Environment:
+    """The Jinja environment for script templates (skeleton and node types)."""
+    search_path = [str(files("catalyst.templates")), str(files("catalyst.nodes"))]
+    environment = Environment(
+        loader=FileSystemLoader(search_path),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+        finalize=_vouched,
+    )
+    environment.filters["py"] = py_literal
+    environment.filters["py_tuple"] = _tuple_literal
+    environment.filters["comment"] = comment_text
+    environment.filters["toml"] = _toml_string
+    environment.filters["statement"] = _statement
+    environment.filters["link"] = _link
+    return environment
+
+
+def _runtime(template_name: str, plan: Plan) -> Code:
+    module = template_environment().get_template(template_name).module
+    return Code(str(module.runtime(plan)).strip("\n"))  # type: ignore[attr-defined]
+
+
+def render_script(plan: Plan) -> str:
+    """The generated script, before formatting."""
+    workflow = plan.workflow
+    inputs = {
+        spec.name: {
+            "type": spec.type,
+            "required": spec.required,
+            "description": spec.description,
+            **({"default": spec.default} if spec.has_default else {}),
+        }
+        for spec in plan.inputs
+    }
+    template = template_environment().get_template("script.jinja")
+    return template.render(
+        plan=plan,
+        workflow_info={
+            "id": workflow.id,
+            "name": workflow.name,
+            "description": workflow.description,
+            "source": workflow.source_name,
+        },
+        inputs=inputs,
+        runtime=_runtime("runtime.jinja", plan),
+        expression_runtime=_runtime("expressions.jinja", plan) if plan.uses_expressions else None,
+        node_runtimes=[_runtime(name, plan) for name in plan.runtime_templates],
+        cli=_runtime("cli.jinja", plan),
+    )
