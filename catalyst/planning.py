@@ -64,7 +64,8 @@ class PlannedNode:
     config: dict[str, Any]
     has_expressions: bool
     links: tuple[tuple[str, tuple[PlannedLink, ...]], ...]
-    references: tuple[str, ...]
+    # Nodes waited for without taking a value: expression reads, start edges.
+    after: tuple[str, ...]
     generation: int
 
 
@@ -126,8 +127,14 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
         for node_id in layer
     }
     links: dict[str, dict[str, list[PlannedLink]]] = defaultdict(lambda: defaultdict(list))
+    after: dict[str, set[str]] = defaultdict(set)
+    for node_id, read in checked.references.items():
+        after[node_id].update(read)
     for wire in checked.wires:
         port = wire.source_port
+        if not port.data:
+            after[wire.edge.target].add(wire.edge.source)
+            continue
         links[wire.edge.target][wire.target_port.id].append(
             PlannedLink(wire.edge.source, port.field, port.id if port.branch else None)
         )
@@ -146,7 +153,7 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
                 config=config.values,
                 has_expressions=config.has_expressions,
                 links=tuple((port, tuple(items)) for port, items in links[node.id].items()),
-                references=tuple(sorted(checked.references.get(node.id, ()))),
+                after=tuple(sorted(after[node.id])),
                 generation=generation[node.id],
             )
         )

@@ -40,6 +40,9 @@ class Port:
     # Output ports only: live only when the node's output selects this branch
     # (`output["branch"] == port id`); see the condition node.
     branch: bool = False
+    # Output ports only: False for a port that only orders (a trigger's
+    # "start" edge): the target waits for it but receives no value.
+    data: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "name": self.name, "type": self.type}
@@ -49,6 +52,8 @@ class Port:
             data["required"] = True
         if self.branch:
             data["branch"] = True
+        if not self.data:
+            data["ordersOnly"] = True
         return data
 
 

@@ -151,7 +151,7 @@ def _check_edges(
         source_port, target_port = ends
         if source_port is None or target_port is None:
             continue
-        if not ports_compatible(source_port.type, target_port.type):
+        if source_port.data and not ports_compatible(source_port.type, target_port.type):
             problems.append(Diagnostic(
                 "incompatible-ports",
                 f"{edge.source}.{source_port.id} gives {source_port.type} but "

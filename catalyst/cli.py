@@ -1,0 +1,333 @@
+"""`catalyst`: the command line for pipeline authors, the editor backend and CI.
+
+Exit codes: 0 success; 1 `check` found stale code or `run` failed; 2 the
+workflow or the command line is wrong. Expected failures print a report,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from catalyst import __version__
+from catalyst.compiler import Compiled, check_file, compile_checked
+from catalyst.diagnostics import Diagnostic, format_text, sort_key
+from catalyst.identifiers import snake_case
+from catalyst.loading import document_shape, read_document, workflow_ids
+from catalyst.mock_groq import cli as mock_cli
+from catalyst.registry import node_types
+from catalyst.writing import write_atomically
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Target:
+    """One workflow to act on: a file, and the workflow inside it for manifests."""
+
+    path: Path
+    workflow_id: str | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.path}#{self.workflow_id}" if self.workflow_id else str(self.path)
+
+    def script_name(self) -> str:
+        """File name for the generated script, stable for `check`."""
+        stem = self.path.stem
+        if self.workflow_id:
+            stem += "." + (snake_case(self.workflow_id) or "workflow")
+        return stem + ".py"
+
+
+@dataclass
+class Report:
+    """Diagnostics gathered across targets, printed once in the chosen format."""
+
+    format: str
+    diagnostics: list[tuple[Target, Diagnostic]]
+
+    def add(self, target: Target, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics.extend((target, d) for d in diagnostics)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for _, d in self.diagnostics)
+
+    def emit(self, extra: dict[str, object] | None = None, *, quiet_if_clean: bool = False) -> None:
+        if self.format == "json":
+            ordered = sorted(self.diagnostics, key=lambda item: (item[0].name, sort_key(item[1])))
+            payload: dict[str, object] = {
+                "valid": not self.has_errors,
+                "diagnostics": [
+                    {"source": str(t.path), "workflow": t.workflow_id, **d.to_dict()}
+                    for t, d in ordered
+                ],
+            }
+            payload.update(extra or {})
+            print(json.dumps(payload, indent=2, ensure_ascii=False))
+            return
+        if quiet_if_clean and not self.diagnostics:
+            return
+        by_target: dict[str, list[Diagnostic]] = {}
+        for target, diagnostic in self.diagnostics:
+            by_target.setdefault(target.name, []).append(diagnostic)
+        for name, diagnostics in by_target.items():
+            print(format_text(diagnostics, name), file=sys.stderr)
+
+
+def _targets(paths: Sequence[str], workflow_id: str | None, *, every_workflow: bool) -> list[Target]:
+    """Expand directories to their *.json files and manifests to their workflows."""
+    targets: list[Target] = []
+    for raw in paths:
+        path = Path(raw)
+        files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+        for file in files:
+            if workflow_id is None and every_workflow and file.exists():
+                document, _, problems = read_document(file)
+                if not problems and document_shape(document) == "manifest":
+                    targets.extend(Target(file, wid) for wid in workflow_ids(document))
+                    continue
+            targets.append(Target(file, workflow_id))
+    return targets
+
+
+def _compile(target: Target, report: Report) -> Compiled | None:
+    checked, diagnostics = check_file(target.path, target.workflow_id)
+    report.add(target, diagnostics)
+    if checked is None or any(d.is_error for d in diagnostics):
+        return None
+    return compile_checked(checked)
+
+
+# -- catalyst nodes ---------------------------------------------------------------
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    catalog = node_types()
+    if args.type is not None and args.type not in catalog:
+        print(f"error: unknown node type {args.type!r}; known: {', '.join(catalog)}",
+              file=sys.stderr)
+        return EXIT_INVALID
+    chosen = [catalog[args.type]] if args.type else list(catalog.values())
+    if args.format == "json":
+        entries = [node_type.catalog_entry() for node_type in chosen]
+        print(json.dumps(entries[0] if args.type else entries, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for node_type in chosen:
+        entry = node_type.catalog_entry()
+        ports_in = ", ".join(f"{p['id']}:{p['type']}" for p in entry["inputs"]) or "-"
+        ports_out = ", ".join(f"{p['id']}:{p['type']}" for p in entry["outputs"]) or "-"
+        streaming = "  streams" if node_type.supports_streaming else ""
+        print(f"{node_type.type:<20} {node_type.category:<10} in [{ports_in}]  "
+              f"out [{ports_out}]{streaming}")
+        if args.type:
+            print(f"\n{node_type.description}\n\nconfig:")
+            schema = entry["configSchema"]
+            required = set(schema.get("required", []))
+            for name, prop in schema.get("properties", {}).items():
+                default = f" = {json.dumps(prop['default'])}" if "default" in prop else ""
+                flag = " (required)" if name in required else ""
+                print(f"  {name}{default}{flag}: {prop.get('description', '')}")
+            print(f"\noutput: {node_type.output_description}")
+            print(f"example config: {json.dumps(node_type.example, ensure_ascii=False)}")
+    return EXIT_OK
+
+
+# -- catalyst validate ------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    report = Report(args.format, [])
+    targets = _targets(args.paths, args.workflow, every_workflow=True)
+    for target in targets:
+        _, diagnostics = check_file(target.path, target.workflow_id)
+        report.add(target, diagnostics)
+    report.emit()
+    warnings = any(not d.is_error for _, d in report.diagnostics)
+    failed = report.has_errors or (args.strict and warnings)
+    if args.format == "text" and not report.diagnostics:
+        print(f"ok: {len(targets)} workflow(s) valid", file=sys.stderr)
+    return EXIT_INVALID if failed else EXIT_OK
+
+
+# -- catalyst generate --------------------------------------------------------------
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    report = Report(args.format, [])
+    source = Path(args.path)
+    many = source.is_dir()
+    targets = _targets([args.path], args.workflow, every_workflow=many)
+    if many and not args.output:
+        print("error: generating a directory needs -o DIR", file=sys.stderr)
+        return EXIT_INVALID
+    compiled = [(target, _compile(target, report)) for target in targets]
+    if report.has_errors:
+        report.emit()
+        return EXIT_INVALID  # nothing written: all or nothing
+    outputs: dict[Path, str] = {}
+    requirements: set[str] = set()
+    for target, result in compiled:
+        assert result is not None
+        requirements.update(result.plan.dependencies)
+        if args.output:
+            out = Path(args.output)
+            outputs[out / target.script_name() if many else out] = result.source
+        else:
+            sys.stdout.write(result.source)
+    if args.requirements:
+        outputs[Path(args.requirements)] = "".join(f"{r}\n" for r in sorted(requirements))
+    for path, text in outputs.items():
+        write_atomically(path, text)
+    report.emit({"written": [str(p) for p in outputs]}, quiet_if_clean=True)
+    return EXIT_OK
+
+
+# -- catalyst check -------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """CI: is every committed generated script what the workflow compiles to now?"""
+    report = Report(args.format, [])
+    against = Path(args.against)
+    stale: list[str] = []
+    targets = _targets(args.paths, None, every_workflow=True)
+    for target in targets:
+        result = _compile(target, report)
+        if result is None:
+            continue
+        committed = against / target.script_name()
+        current = committed.read_text(encoding="utf-8") if committed.exists() else None
+        if current != result.source:
+            reason = "missing" if current is None else "stale"
+            stale.append(f"{committed} is {reason} (from {target.name})")
+    if report.has_errors:
+        report.emit()
+        return EXIT_INVALID
+    report.emit({"stale": stale}, quiet_if_clean=True)
+    if args.format == "text":
+        for line in stale:
+            print(f"stale: {line}", file=sys.stderr)
+        if stale:
+            print(f"regenerate with: catalyst generate {' '.join(args.paths)} -o {against}",
+                  file=sys.stderr)
+        else:
+            print(f"ok: {len(targets)} generated script(s) up to date", file=sys.stderr)
+    return EXIT_FAILED if stale else EXIT_OK
+
+
+# -- catalyst run -------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace, script_args: list[str]) -> int:
+    report = Report("text", [])
+    target = Target(Path(args.path), args.workflow)
+    result = _compile(target, report)
+    report.emit(quiet_if_clean=True)
+    if result is None:
+        return EXIT_INVALID
+    with tempfile.TemporaryDirectory(prefix="catalyst-run-") as folder:
+        script = Path(folder) / target.script_name()
+        script.write_text(result.source, encoding="utf-8")
+        command = [sys.executable, str(script), *script_args]
+        if os.environ.get("GROQ_API_KEY") or not result.plan.env_vars:
+            return subprocess.call(command)
+        return _run_against_local_server(command)
+
+
+def _run_against_local_server(command: list[str]) -> int:
+    from catalyst.mock_groq import MockGroqServer, MockSettings
+
+    with MockGroqServer(MockSettings(tokens_per_second=400)) as server:
+        print(f"note: GROQ_API_KEY is not set, so this run uses Catalyst's local Groq-protocol "
+              f"server at {server.base_url} (canned replies, no real model)", file=sys.stderr)
+        env = dict(os.environ, GROQ_BASE_URL=server.base_url, GROQ_API_KEY="local-mock")
+        return subprocess.call(command, env=env)
+
+
+# -- catalyst mock-groq ---------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="catalyst",
+        description="Compile visual AI workflows into standalone, runnable Python.",
+    )
+    parser.add_argument("--version", action="version", version=f"catalyst {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def output_format(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--format", choices=("text", "json"), default="text",
+                             help="report format (json for the editor and CI)")
+
+    nodes = commands.add_parser("nodes", help="list node types, their ports and config schema")
+    nodes.add_argument("type", nargs="?", help="show one node type in full")
+    output_format(nodes)
+
+    validate = commands.add_parser("validate", help="check workflows; every problem at once")
+    validate.add_argument("paths", nargs="+", metavar="PATH", help="workflow files or folders")
+    validate.add_argument("--workflow", help="workflow id inside a project manifest")
+    validate.add_argument("--strict", action="store_true", help="fail on warnings too")
+    output_format(validate)
+
+    generate = commands.add_parser("generate", help="write the standalone Python script")
+    generate.add_argument("path", metavar="PATH", help="workflow file, or a folder of them")
+    generate.add_argument("-o", "--output", help="output file (folder for a folder); "
+                          "default stdout")
+    generate.add_argument("--workflow", help="workflow id inside a project manifest")
+    generate.add_argument("--requirements", metavar="FILE", help="also write pip requirements")
+    output_format(generate)
+
+    check = commands.add_parser("check", help="CI: fail when committed generated code is stale")
+    check.add_argument("paths", nargs="+", metavar="PATH", help="workflow files or folders")
+    check.add_argument("--against", required=True, metavar="DIR",
+                       help="folder holding the committed generated scripts")
+    output_format(check)
+
+    run = commands.add_parser(
+        "run", help="generate and run; uses a local Groq-protocol server without GROQ_API_KEY",
+        description="Generate the script and run it. Other arguments (--input NAME=VALUE, "
+        "--inputs-json, --stream, --json) go to the script.",
+    )
+    run.add_argument("path", metavar="PATH", help="workflow file")
+    run.add_argument("--workflow", help="workflow id inside a project manifest")
+
+    mock = commands.add_parser("mock-groq", help="serve Groq's API locally for tests and demos")
+    mock_cli.add_arguments(mock)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        if args.command == "nodes":
+            return cmd_nodes(args)
+        if args.command == "validate":
+            return cmd_validate(args)
+        if args.command == "generate":
+            return cmd_generate(args)
+        if args.command == "check":
+            return cmd_check(args)
+        if args.command == "run":
+            return cmd_run(args, extra)
+        return mock_cli.run(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
