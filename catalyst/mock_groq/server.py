@@ -1,0 +1,175 @@
+"""A local server that speaks Groq's wire protocol, for tests and offline runs.
+
+Standard library only, so generated scripts can be exercised without network
+access or an API key: point `GROQ_BASE_URL` at `MockGroqServer.base_url`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import socketserver
+import sys
+import threading
+import time
+from collections.abc import Callable
+from http.server import ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from catalyst.mock_groq.handler import DISCONNECTS, GroqHandler
+from catalyst.mock_groq.settings import MockSettings, RecordedRequest
+from catalyst.mock_groq.state import ServerState
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+_POLL_INTERVAL_S = 0.05
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+
+    def __init__(
+        self, address: tuple[str, int], family: socket.AddressFamily, state: ServerState
+    ):
+        self.address_family = family
+        self.state = state
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, GroqHandler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls socket.getfqdn, a reverse DNS lookup that
+        # can take seconds on machines without a resolver.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_open_connections(self) -> None:
+        """Unblock handler threads parked on idle keep-alive connections."""
+        with self._open_lock:
+            connections = list(self._open)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client hanging up is normal traffic, not something to print a
+        # traceback about; anything else is a bug in the mock and is logged.
+        error = sys.exc_info()[1]
+        if isinstance(error, DISCONNECTS) or (
+            isinstance(error, OSError) and self.state.stopping.is_set()
+        ):
+            return
+        logger.error("mock Groq server error with %s", client_address, exc_info=error)
+
+
+class MockGroqServer:
+    """A Groq-protocol server on a loopback port, in a background thread.
+
+    Use as a context manager, or call start() and stop().
+    """
+
+    def __init__(
+        self,
+        settings: MockSettings | None = None,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._host = host
+        self._requested_port = port
+        self._state = ServerState(settings or MockSettings(), clock)
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> MockGroqServer:
+        if self._httpd is not None:
+            raise RuntimeError("MockGroqServer is already running")
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        self._state.stopping.clear()
+        self._httpd = _HTTPServer(
+            (self._host, self._requested_port), family, self._state
+        )
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": _POLL_INTERVAL_S},
+            name=f"mock-groq-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, thread = self._httpd, self._thread
+        if httpd is None:
+            return
+        self._state.stopping.set()
+        httpd.shutdown()
+        httpd.close_open_connections()
+        httpd.server_close()
+        if thread is not None:
+            thread.join()
+        self._httpd = None
+        self._thread = None
+
+    def __enter__(self) -> MockGroqServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("MockGroqServer is not running; call start() first")
+        return self._httpd.server_port
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def settings(self) -> MockSettings:
+        return self._state.settings
+
+    @settings.setter
+    def settings(self, settings: MockSettings) -> None:
+        self._state.settings = settings
+
+    def update(self, **changes: Any) -> MockSettings:
+        """Swap in a copy of the settings with these fields changed; returns the new settings."""
+        return self._state.update(changes)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self._state.records()
+
+    def chat_requests(self) -> list[RecordedRequest]:
+        return [request for request in self._state.records() if request.is_chat]
+
+    def reset(self) -> None:
+        """Forget recorded requests, counters, rate-limit windows; re-seed the faults."""
+        self._state.reset()

@@ -1,0 +1,89 @@
+"""What the mock server is told to do, and what it remembers about each request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ReplyFunction = Callable[[dict[str, Any]], str]
+"""Builds the reply text from the parsed chat-completion request body."""
+
+ForcedError = tuple[int, str, str]
+"""(HTTP status, error code, message) forced for one model."""
+
+
+@dataclass(frozen=True)
+class MockSettings:
+    """Pacing, replies, auth and fault injection for one MockGroqServer.
+
+    Every fault is deterministic: shares are drawn from `random.Random(seed)`,
+    so the same sequence of requests meets the same sequence of faults.
+    """
+
+    latency_ms: float = 0.0
+    ttft_ms: float = 0.0
+    tokens_per_second: float = 0.0
+    reply: str | ReplyFunction | None = None
+    api_key: str | None = None
+    seed: int = 0
+    rate_limit_every: int = 0
+    rate_limit_share: float = 0.0
+    retry_after_s: float = 1.0
+    retry_after_ms: float | None = None
+    server_error_share: float = 0.0
+    reset_share: float = 0.0
+    cut_stream_after: int | None = None
+    stream_error_after: int | None = None
+    rpm_limit: int | None = None
+    tpm_limit: int | None = None
+    fail_models: Mapping[str, ForcedError] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A typo such as rate_limit_share=30 (meaning 30 %) would otherwise fail
+        # every request and look like a client bug.
+        for name in ("rate_limit_share", "server_error_share", "reset_share"):
+            share = getattr(self, name)
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {share!r}")
+        for name in ("latency_ms", "ttft_ms", "tokens_per_second", "retry_after_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        if self.retry_after_ms is not None and self.retry_after_ms < 0:
+            raise ValueError("retry_after_ms must not be negative")
+        if self.rate_limit_every < 0:
+            raise ValueError("rate_limit_every must not be negative")
+        for name in ("cut_stream_after", "stream_error_after"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative")
+        for name in ("rpm_limit", "tpm_limit"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1 (use None for no limit)")
+        for model_id, forced in self.fail_models.items():
+            status = forced[0]
+            if not 400 <= status <= 599:
+                raise ValueError(f"fail_models[{model_id!r}] status must be 4xx or 5xx")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the server saw it. Credentials are never kept."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    authorization_present: bool
+    body: Any
+    retry_count: int
+    status: int | None
+    received_at: float
+
+    @property
+    def is_chat(self) -> bool:
+        return self.method == "POST" and self.path == CHAT_PATH
+
+
+CHAT_PATH = "/openai/v1/chat/completions"
+MODELS_PATH = "/openai/v1/models"

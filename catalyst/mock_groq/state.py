@@ -1,0 +1,99 @@
+"""Everything the request handlers share, behind one lock."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from catalyst.mock_groq.faults import DropConnection, FaultInjector, RateLimiter
+from catalyst.mock_groq.settings import MockSettings, RecordedRequest
+from catalyst.mock_groq.wire import ApiError
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The outcome of the shared checks for one valid chat request."""
+
+    refusal: ApiError | DropConnection | None
+    completion_number: int
+    rate_headers: dict[str, str]
+
+
+class ServerState:
+    def __init__(self, settings: MockSettings, clock: Callable[[], float]) -> None:
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self._settings = settings
+        self._records: list[RecordedRequest] = []
+        self._limiter = RateLimiter(clock)
+        self._faults = FaultInjector(settings.seed)
+        self._request_count = 0
+        self._completion_count = 0
+
+    @property
+    def settings(self) -> MockSettings:
+        with self.lock:
+            return self._settings
+
+    @settings.setter
+    def settings(self, settings: MockSettings) -> None:
+        with self.lock:
+            if settings.seed != self._settings.seed:
+                self._faults.reset(settings.seed)
+            self._settings = settings
+
+    def update(self, changes: dict[str, Any]) -> MockSettings:
+        with self.lock:
+            settings = dataclasses.replace(self._settings, **changes)
+            if settings.seed != self._settings.seed:
+                self._faults.reset(settings.seed)
+            self._settings = settings
+            return settings
+
+    def reset(self) -> None:
+        with self.lock:
+            self._records.clear()
+            self._limiter.reset()
+            self._faults.reset(self._settings.seed)
+            self._request_count = 0
+            self._completion_count = 0
+
+    def next_request_id(self) -> str:
+        with self.lock:
+            self._request_count += 1
+            return f"req_mock_{self._request_count}"
+
+    def record(self, request: RecordedRequest) -> None:
+        with self.lock:
+            self._records.append(request)
+
+    def records(self) -> list[RecordedRequest]:
+        with self.lock:
+            return list(self._records)
+
+    def rate_headers(
+        self, model_id: str | None, tokens: int, settings: MockSettings
+    ) -> dict[str, str]:
+        with self.lock:
+            return self._limiter.headers(model_id, tokens, settings)
+
+    def admit_chat(
+        self, model_id: str, tokens: int, settings: MockSettings
+    ) -> Admission:
+        """Real rate limits first, then injected faults; a survivor spends its tokens."""
+        with self.lock:
+            refusal: ApiError | DropConnection | None = self._limiter.admit(
+                model_id, tokens, settings
+            )
+            if refusal is None:
+                refusal = self._faults.next_fault(model_id, settings)
+            number = 0
+            if refusal is None:
+                self._limiter.spend_tokens(model_id, tokens)
+                self._completion_count += 1
+                number = self._completion_count
+            headers = self._limiter.headers(model_id, tokens, settings)
+            return Admission(refusal, number, headers)
