@@ -84,7 +84,9 @@ class Report:
             print(format_text(diagnostics, name), file=sys.stderr)
 
 
-def _targets(paths: Sequence[str], workflow_id: str | None, *, every_workflow: bool) -> list[Target]:
+def _targets(
+    paths: Sequence[str], workflow_id: str | None, *, every_workflow: bool
+) -> list[Target]:
     """Expand directories to their *.json files and manifests to their workflows."""
     targets: list[Target] = []
     for raw in paths:

@@ -97,9 +97,9 @@ def _data_path(raw: Any, loc: Sequence[int | str]) -> tuple[str | int, ...]:
     path: list[str | int] = []
     current = raw
     for part in loc:
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+        in_dict = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and part < len(current)
+        if in_dict or in_list:
             current = current[part]
         else:
             if isinstance(current, dict) and isinstance(part, str) and not path:
@@ -112,7 +112,12 @@ def _data_path(raw: Any, loc: Sequence[int | str]) -> tuple[str | int, ...]:
 def _lookup(raw: Any, path: Sequence[str | int]) -> Any:
     current = raw
     for part in path:
-        current = current[part] if isinstance(current, (dict, list)) else None
+        if isinstance(current, dict):
+            current = current.get(part)
+        elif isinstance(current, list) and isinstance(part, int):
+            current = current[part]
+        else:
+            return None
     return current
 
 

@@ -87,7 +87,7 @@ def _references(template: ast.Template) -> Iterator[Reference]:
     for node, parent in _walk(template, None):
         if not (isinstance(node, ast.Name) and node.ctx == "load" and node.name in ROOTS):
             continue
-        root: RootName = node.name  # type: ignore[assignment]
+        root: RootName = node.name
         key: str | None = None
         if isinstance(parent, ast.Getattr) and parent.node is node:
             key = parent.attr

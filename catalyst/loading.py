@@ -48,9 +48,8 @@ class _Collector:
         if value is None:
             self.error("missing-field", f"{what} is required", path, **extra)
         else:
-            self.error(
-                "wrong-type", f"{what} must be a non-empty string, got {_kind(value)}", path, **extra
-            )
+            message = f"{what} must be a non-empty string, got {_kind(value)}"
+            self.error("wrong-type", message, path, **extra)
         return None
 
 

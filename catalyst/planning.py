@@ -43,6 +43,7 @@ _EXPRESSION_IMPORTS = (
 )
 _EXPRESSION_DEPENDENCY = "jinja2>=3.1,<4"
 REQUIRES_PYTHON = ">=3.10"
+_VERSION = Code(__version__)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class Plan:
     sinks: tuple[str, ...]
     uses_expressions: bool
     requires_python: str = REQUIRES_PYTHON
-    catalyst_version: Code = Code(__version__)
+    catalyst_version: Code = _VERSION
 
     @property
     def source_digest(self) -> Code:
@@ -158,8 +159,8 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
             )
         )
     layers: dict[int, list[PlannedNode]] = defaultdict(list)
-    for node in planned:
-        layers[node.generation].append(node)
+    for planned_node in planned:
+        layers[planned_node.generation].append(planned_node)
     used_types = sorted({n.node_type.type: n.node_type for n in planned}.items())
     node_types = tuple(node_type for _name, node_type in used_types)
     uses_expressions = any(node.has_expressions for node in planned)

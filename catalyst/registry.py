@@ -8,6 +8,7 @@ touches nothing here.
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping, Sequence
@@ -87,7 +88,7 @@ class NodeType:
     description: str
     icon: str
     color: str
-    config_model: type[BaseModel]
+    config_model: builtins.type[BaseModel]
     template: str
     inputs: tuple[Port, ...] = ()
     outputs: tuple[Port, ...] = ()

@@ -115,7 +115,8 @@ def _check_nodes(workflow: Workflow, problems: list[Diagnostic]) -> dict[str, No
             problems.append(Diagnostic(
                 "unknown-node-type", f"unknown node type {node.type!r}",
                 node.path + "/type", node_id=node.id,
-                hint=_close(node.type, list(known)) + f"known node types: {', '.join(sorted(known))}",
+                hint=_close(node.type, list(known))
+                + f"known node types: {', '.join(sorted(known))}",
             ))
     if not any(not t.is_trigger for t in types.values()) and not problems:
         problems.append(Diagnostic(
