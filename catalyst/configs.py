@@ -56,7 +56,8 @@ def normalise_config(
         if (pointer, error["type"]) in reported:
             continue  # one report per field, however many union branches failed
         reported.add((pointer, error["type"]))
-        problems.append(_diagnostic(node, node_type, error, path, pointer, value))
+        problems.append(_diagnostic(node.id, model_class, node_type.type, error, path, pointer,
+                                    value))
     if len(reported):
         return None
     try:
@@ -134,9 +135,28 @@ def _shown(value: Any) -> str:
     return ""
 
 
+def model_diagnostics(
+    model_class: type[BaseModel], raw: Any, base: str, node_id: str | None, owner: str
+) -> tuple[BaseModel | None, list[Diagnostic]]:
+    """Validate plain data (no expressions) against a model; problems pinned under `base`."""
+    try:
+        return model_class.model_validate(raw), []
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False, include_url=False)
+    problems: list[Diagnostic] = []
+    for error in errors:
+        path = _data_path(raw, error["loc"])
+        pointer = base + json_pointer(*path)
+        problems.append(
+            _diagnostic(node_id, model_class, owner, error, path, pointer, _lookup(raw, path))
+        )
+    return None, problems
+
+
 def _diagnostic(
-    node: Node,
-    node_type: NodeType,
+    node_id: str | None,
+    model_class: type[BaseModel],
+    owner: str,
     error: Any,
     path: tuple[str | int, ...],
     pointer: str,
@@ -144,18 +164,16 @@ def _diagnostic(
 ) -> Diagnostic:
     kind: str = error["type"]
     field = ".".join(str(part) for part in path) or "config"
-    model_class = node_type.config_model
     if kind == "extra_forbidden":
-        return Diagnostic("unknown-config-field", f"{node_type.type} has no config field "
-                          f"{field!r}", pointer, node_id=node.id,
-                          hint=_fields_hint(model_class))
+        return Diagnostic("unknown-config-field", f"{owner} has no field {field!r}", pointer,
+                          node_id=node_id, hint=_fields_hint(model_class))
     if kind == "missing":
         description = ""
         top = model_class.model_fields.get(str(path[0])) if path else None
         if top is not None and top.description:
             description = f" ({top.description})"
-        return Diagnostic("missing-config", f"config field {field!r} is required{description}",
-                          pointer, node_id=node.id, hint=_fields_hint(model_class))
+        return Diagnostic("missing-config", f"field {field!r} is required{description}",
+                          pointer, node_id=node_id, hint=_fields_hint(model_class))
     hint = None
     context = error.get("ctx") or {}
     if kind == "literal_error" and "expected" in context:
@@ -164,7 +182,7 @@ def _diagnostic(
         hint = "allowed range: " + _range(model_class, path)
     code = "out-of-range" if "than" in kind else "invalid-config"
     message = f"{field}: {error['msg'][0].lower()}{error['msg'][1:]}{_shown(value)}"
-    return Diagnostic(code, message, pointer, node_id=node.id, hint=hint)
+    return Diagnostic(code, message, pointer, node_id=node_id, hint=hint)
 
 
 def _range(model_class: type[BaseModel], path: tuple[str | int, ...]) -> str:

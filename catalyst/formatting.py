@@ -5,7 +5,7 @@ from __future__ import annotations
 import black
 from black.mode import TargetVersion
 
-_MODE = black.Mode(line_length=100, target_versions={TargetVersion.PY310})
+_MODE = black.Mode(line_length=100, target_versions={TargetVersion.PY311})
 
 
 def format_source(source: str) -> str:

@@ -20,6 +20,11 @@ class ChatModel:
     usd_per_million_output: float | None
     tokens_per_second: int | None
     owned_by: str
+    # Starting client-side budgets (Groq's developer tier). The generated
+    # limiter adopts the server's x-ratelimit-limit-tokens once it sees it, and
+    # `--rpm` / `--tpm` override both.
+    requests_per_minute: int = 1_000
+    tokens_per_minute: int = 250_000
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,8 @@ CHAT_MODELS: tuple[ChatModel, ...] = (
     ChatModel("openai/gpt-oss-120b", 131_072, 65_536, 0.15, 0.60, 500, "OpenAI"),
     ChatModel("openai/gpt-oss-20b", 131_072, 65_536, 0.075, 0.30, 1000, "OpenAI"),
     ChatModel("qwen/qwen3.8-27b", 131_072, 16_384, 0.80, 4.00, 450, "Alibaba Cloud"),
-    ChatModel("groq/compound", 131_072, 8_192, None, None, None, "Groq"),
-    ChatModel("groq/compound-mini", 131_072, 8_192, None, None, None, "Groq"),
+    ChatModel("groq/compound", 131_072, 8_192, None, None, None, "Groq", 200, 200_000),
+    ChatModel("groq/compound-mini", 131_072, 8_192, None, None, None, "Groq", 200, 200_000),
 )
 
 DEFAULT_CHAT_MODEL = "openai/gpt-oss-20b"

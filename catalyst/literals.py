@@ -23,9 +23,10 @@ class Code(str):
     __slots__ = ()
 
 
-# Prompts with line breaks read better as one literal per line; below this
-# length a single literal is easier to scan.
-_SPLIT_MULTILINE_AT = 60
+# Long text (prompts) is written as adjacent literals of at most this many
+# characters, split after line breaks and spaces, so the script stays readable
+# and within line-length limits. Python joins them at compile time.
+_PIECE = 60
 
 
 def py_literal(value: Any) -> Code:
@@ -61,12 +62,20 @@ def _literal(value: Any) -> str:
 
 
 def _string(text: str) -> str:
-    lines = text.splitlines(keepends=True)
-    if len(text) < _SPLIT_MULTILINE_AT or len(lines) < 2:
+    if len(text) <= _PIECE + 10:
         return repr(text)
-    # Adjacent literals concatenate at compile time; parentheses keep black
-    # from reflowing them onto one line.
-    return "(" + " ".join(repr(line) for line in lines) + ")"
+    pieces = [piece for line in text.splitlines(keepends=True) for piece in _pieces(line)]
+    # Parentheses keep black from joining the pieces back onto one line.
+    return "(" + " ".join(repr(piece) for piece in pieces) + ")"
+
+
+def _pieces(line: str) -> list[str]:
+    pieces = []
+    while len(line) > _PIECE:
+        cut = line.rfind(" ", _PIECE // 2, _PIECE) + 1 or _PIECE
+        pieces.append(line[:cut])
+        line = line[cut:]
+    return [*pieces, line] if line else pieces
 
 
 def comment_text(text: str) -> Code:

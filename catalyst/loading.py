@@ -305,6 +305,7 @@ def _load_node(
         config_path=config_path,
         type_version=version,
         settings=settings,
+        settings_path=path + "/data" if graph else path,
     )
 
 

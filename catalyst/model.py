@@ -41,6 +41,8 @@ class Node:
     # Editor run settings (timeout, retries, onError, fallbackValue) kept raw
     # for the node types and validators that understand them.
     settings: dict[str, Any] = field(default_factory=dict)
+    # Pointer of the object holding those settings (`data` in an editor graph).
+    settings_path: str = ""
 
 
 @dataclass(frozen=True)

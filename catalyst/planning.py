@@ -19,6 +19,7 @@ from catalyst.identifiers import IdentifierResolver
 from catalyst.literals import Code
 from catalyst.model import InputSpec, Workflow
 from catalyst.registry import NodeType
+from catalyst.run_settings import DEFAULT_RETRIES, NodePolicy, RunPolicy
 from catalyst.validation import CheckedWorkflow
 
 # What the script skeleton and runtime (templates/) use whatever the workflow.
@@ -28,9 +29,10 @@ _BASE_IMPORTS = (
     "import inspect",
     "import json",
     "import os",
+    "import signal",
     "import sys",
     "import time",
-    "from collections.abc import AsyncIterator, Awaitable, Callable, Hashable",
+    "from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator",
     "from dataclasses import dataclass, field",
     "from typing import Any",
 )
@@ -42,7 +44,7 @@ _EXPRESSION_IMPORTS = (
     "from jinja2.sandbox import ImmutableSandboxedEnvironment",
 )
 _EXPRESSION_DEPENDENCY = "jinja2>=3.1,<4"
-REQUIRES_PYTHON = ">=3.10"
+REQUIRES_PYTHON = ">=3.11"
 _VERSION = Code(__version__)
 
 
@@ -68,6 +70,7 @@ class PlannedNode:
     # Nodes waited for without taking a value: expression reads, start edges.
     after: tuple[str, ...]
     generation: int
+    policy: NodePolicy
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class Plan:
     env_vars: tuple[str, ...]
     sinks: tuple[str, ...]
     uses_expressions: bool
+    policy: RunPolicy
     requires_python: str = REQUIRES_PYTHON
     catalyst_version: Code = _VERSION
 
@@ -99,6 +103,14 @@ class Plan:
         if not all(char in "0123456789abcdef" for char in digest):
             raise ValueError("source digest is not hexadecimal")
         return Code(digest)
+
+    @property
+    def rate_limited(self) -> bool:
+        return any(node_type.rate_limited for node_type in self.node_types)
+
+    @property
+    def default_retries(self) -> int:
+        return DEFAULT_RETRIES
 
     @property
     def inputs(self) -> tuple[InputSpec, ...]:
@@ -156,6 +168,7 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
                 links=tuple((port, tuple(items)) for port, items in links[node.id].items()),
                 after=tuple(sorted(after[node.id])),
                 generation=generation[node.id],
+                policy=checked.policy.nodes[node.id],
             )
         )
     layers: dict[int, list[PlannedNode]] = defaultdict(list)
@@ -179,6 +192,7 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
         env_vars=tuple(sorted({name for n in planned for name in _secret_names(n.config)})),
         sinks=sinks,
         uses_expressions=uses_expressions,
+        policy=checked.policy,
     )
 
 

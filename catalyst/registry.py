@@ -101,9 +101,14 @@ class NodeType:
     expression_fields: tuple[str, ...] = ()
     # Describes the workflow's entry point; never does work of its own.
     is_trigger: bool = False
+    # Calls a rate-limited API: the script gets --rpm / --tpm budgets.
+    rate_limited: bool = False
     example: Mapping[str, Any] = field(default_factory=dict)
     output_description: str = ""
     check: NodeCheck | None = None
+    # Constants the template writes into the script (e.g. a model table),
+    # passed to its `runtime(plan, data)` macro.
+    template_data: Callable[[], Mapping[str, Any]] | None = None
 
     @property
     def function_suffix(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -84,9 +85,18 @@ def template_environment() -> Environment:
     return environment
 
 
-def _runtime(template_name: str, plan: Plan) -> Code:
+def _runtime(template_name: str, plan: Plan, data: Mapping[str, Any] | None = None) -> Code:
     module = template_environment().get_template(template_name).module
-    return Code(str(module.runtime(plan)).strip("\n"))  # type: ignore[attr-defined]
+    return Code(str(module.runtime(plan, data or {})).strip("\n"))  # type: ignore[attr-defined]
+
+
+def _node_runtimes(plan: Plan) -> list[Code]:
+    runtimes = []
+    for name in plan.runtime_templates:
+        node_type = next(t for t in plan.node_types if t.template == name)
+        data = node_type.template_data() if node_type.template_data else {}
+        runtimes.append(_runtime(name, plan, data))
+    return runtimes
 
 
 def render_script(plan: Plan) -> str:
@@ -113,6 +123,6 @@ def render_script(plan: Plan) -> str:
         inputs=inputs,
         runtime=_runtime("runtime.jinja", plan),
         expression_runtime=_runtime("expressions.jinja", plan) if plan.uses_expressions else None,
-        node_runtimes=[_runtime(name, plan) for name in plan.runtime_templates],
+        node_runtimes=_node_runtimes(plan),
         cli=_runtime("cli.jinja", plan),
     )

@@ -28,6 +28,7 @@ from catalyst.registry import (
     node_types,
     ports_compatible,
 )
+from catalyst.run_settings import RunPolicy, check_run_settings
 
 _GROQ_KEY = re.compile(r"gsk_[A-Za-z0-9]{8,}")
 
@@ -49,6 +50,7 @@ class CheckedWorkflow:
     configs: dict[str, NormalisedConfig]
     wires: list[Wire]
     references: dict[str, frozenset[str]]
+    policy: RunPolicy
 
     @property
     def ok(self) -> bool:
@@ -78,9 +80,10 @@ def check_workflow(workflow: Workflow) -> CheckedWorkflow:
                 context = NodeCheckContext(node.id, node.config_path,
                                            frozenset(connected[node.id]))
                 problems.extend(node_type.check(normalised.model, context))
+    policy = check_run_settings(workflow, problems)
     _check_secrets(workflow, problems)
     _check_cycles(workflow, wires, references, problems)
-    return CheckedWorkflow(workflow, problems, types, configs, wires, references)
+    return CheckedWorkflow(workflow, problems, types, configs, wires, references, policy)
 
 
 def _close(word: str, options: list[str]) -> str:

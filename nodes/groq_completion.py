@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import AliasChoices, Field
 
 from catalyst.config_types import Message, NodeConfig, SecretRef
 from catalyst.diagnostics import Diagnostic, json_pointer
-from catalyst.groq_models import DEFAULT_CHAT_MODEL, chat_model, chat_model_ids, retired_model
+from catalyst.groq_models import (
+    CHAT_MODELS,
+    DEFAULT_CHAT_MODEL,
+    RETIRED_MODELS,
+    chat_model,
+    chat_model_ids,
+    retired_model,
+)
 from catalyst.registry import NodeCheckContext, NodeType, Port
+
+
+class CircuitBreakerConfig(NodeConfig):
+    """When to stop calling a failing model for a while."""
+
+    failures: int = Field(5, ge=1, le=1000, description="Consecutive failures that open it.")
+    cooldown_s: float = Field(
+        60, gt=0, le=3600, validation_alias=AliasChoices("cooldown_s", "cooldownS", "cooldown"),
+        description="Seconds it stays open before one probe call may close it again.",
+    )
 
 
 class GroqCompletionConfig(NodeConfig):
@@ -49,6 +67,26 @@ class GroqCompletionConfig(NodeConfig):
     )
     seed: int | None = Field(None, description="Seed for best-effort determinism.")
     stream: bool = Field(False, description="Stream tokens to listeners as they arrive.")
+    fallback_models: list[str] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("fallback_models", "fallbackModels"),
+        description="Models tried in order when the model is unavailable or its breaker is open.",
+    )
+    circuit_breaker: CircuitBreakerConfig = Field(
+        default_factory=CircuitBreakerConfig,
+        validation_alias=AliasChoices("circuit_breaker", "circuitBreaker"),
+        description="Per model: stop calling it after repeated failures, then probe.",
+    )
+    requests_per_minute: int | None = Field(
+        None,
+        ge=1,
+        validation_alias=AliasChoices("requests_per_minute", "requestsPerMinute", "rpm"),
+        description="Client-side request budget per model (default: the model table).",
+    )
+    tokens_per_minute: int | None = Field(
+        None, ge=1, validation_alias=AliasChoices("tokens_per_minute", "tokensPerMinute", "tpm"),
+        description="Client-side token budget per model (default: the model table).",
+    )
     api_key: SecretRef = Field(
         default_factory=lambda: SecretRef(env="GROQ_API_KEY"),
         validation_alias=AliasChoices("api_key", "apiKey"),
@@ -56,34 +94,42 @@ class GroqCompletionConfig(NodeConfig):
     )
 
 
-def check(config: GroqCompletionConfig, context: NodeCheckContext) -> Sequence[Diagnostic]:
-    problems: list[Diagnostic] = []
-    model_path = context.config_path + json_pointer("model")
-    retired = retired_model(config.model)
-    current = chat_model(config.model)
+def _model_warnings(model: str, node_id: str, path: str) -> list[Diagnostic]:
+    retired = retired_model(model)
     if retired is not None:
         when = f" on {retired.retired_on}" if retired.retired_on else ""
-        problems.append(
+        return [
             Diagnostic(
                 code="model-decommissioned",
                 severity="warning",
-                node_id=context.node_id,
-                path=model_path,
-                message=f"Groq decommissioned {config.model!r}{when}; calls to it fail",
+                node_id=node_id,
+                path=path,
+                message=f"Groq decommissioned {model!r}{when}; calls to it fail",
                 hint=f"use {retired.replacement!r} instead",
             )
-        )
-    elif current is None and "{{" not in config.model:
-        problems.append(
+        ]
+    if chat_model(model) is None and "{{" not in model:
+        return [
             Diagnostic(
                 code="unknown-model",
                 severity="warning",
-                node_id=context.node_id,
-                path=model_path,
-                message=f"{config.model!r} is not in Catalyst's Groq model table",
+                node_id=node_id,
+                path=path,
+                message=f"{model!r} is not in Catalyst's Groq model table",
                 hint=f"current models: {', '.join(chat_model_ids())}",
             )
-        )
+        ]
+    return []
+
+
+def check(config: GroqCompletionConfig, context: NodeCheckContext) -> Sequence[Diagnostic]:
+    problems = _model_warnings(
+        config.model, context.node_id, context.config_path + json_pointer("model")
+    )
+    for index, model in enumerate(config.fallback_models):
+        path = context.config_path + json_pointer("fallback_models", index)
+        problems += _model_warnings(model, context.node_id, path)
+    current = chat_model(config.model)
     limit = current.max_completion_tokens if current else None
     if limit is not None and config.max_completion_tokens and config.max_completion_tokens > limit:
         problems.append(
@@ -109,6 +155,22 @@ def check(config: GroqCompletionConfig, context: NodeCheckContext) -> Sequence[D
     return problems
 
 
+def template_data() -> dict[str, Any]:
+    """The model table as the generated script needs it: limits, prices, replacements."""
+    return {
+        "models": {
+            model.id: {
+                "context_window": model.context_window,
+                "usd_per_million": [model.usd_per_million_input, model.usd_per_million_output],
+                "requests_per_minute": model.requests_per_minute,
+                "tokens_per_minute": model.tokens_per_minute,
+            }
+            for model in CHAT_MODELS
+        },
+        "retired": {model.id: model.replacement for model in RETIRED_MODELS},
+    }
+
+
 NODE_TYPES = (
     NodeType(
         type="groqCompletion",
@@ -129,8 +191,16 @@ NODE_TYPES = (
         ),
         outputs=(Port("output", "Text", "text", "The reply text.", field="text"),),
         supports_streaming=True,
-        dependencies=("groq>=1.7,<2",),
-        imports=("import os", "import time", "import groq"),
+        dependencies=("groq>=1.7,<2", "httpx>=0.23,<1", "aiolimiter>=1.1,<2"),
+        imports=(
+            "import os",
+            "import time",
+            "import groq",
+            "import httpx",
+            "from aiolimiter import AsyncLimiter",
+        ),
+        template_data=template_data,
+        rate_limited=True,
         check=check,
         output_description=(
             "{text, finish_reason, model, usage: {prompt_tokens, completion_tokens, "
