@@ -178,10 +178,13 @@ def _diagnostic(
     context = error.get("ctx") or {}
     if kind == "literal_error" and "expected" in context:
         hint = f"use one of: {context['expected']}"
+    elif kind == "model_type" and "SecretRef" in error["msg"]:
+        hint = 'name the environment variable that holds it: {"$secret": "GROQ_API_KEY"}'
     elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         hint = "allowed range: " + _range(model_class, path)
     code = "out-of-range" if "than" in kind else "invalid-config"
-    message = f"{field}: {error['msg'][0].lower()}{error['msg'][1:]}{_shown(value)}"
+    text = error["msg"].replace(" or instance of SecretRef", "")
+    message = f"{field}: {text[0].lower()}{text[1:]}{_shown(value)}"
     return Diagnostic(code, message, pointer, node_id=node_id, hint=hint)
 
 
