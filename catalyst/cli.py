@@ -8,8 +8,10 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -237,6 +239,11 @@ def cmd_run(args: argparse.Namespace, script_args: list[str]) -> int:
     report.emit(quiet_if_clean=True)
     if result is None:
         return EXIT_INVALID
+    missing = _missing_requirements(result.plan.dependencies)
+    if missing:
+        print(f"error: the script needs {', '.join(missing)}; install with: pip install "
+              + " ".join(f"'{requirement}'" for requirement in missing), file=sys.stderr)
+        return EXIT_INVALID
     with tempfile.TemporaryDirectory(prefix="catalyst-run-") as folder:
         script = Path(folder) / target.script_name()
         script.write_text(result.source, encoding="utf-8")
@@ -244,6 +251,13 @@ def cmd_run(args: argparse.Namespace, script_args: list[str]) -> int:
         if os.environ.get("GROQ_API_KEY") or not result.plan.env_vars:
             return subprocess.call(command)
         return _run_against_local_server(command)
+
+
+def _missing_requirements(requirements: Sequence[str]) -> list[str]:
+    """Requirements whose package this interpreter cannot import."""
+    names = {requirement: re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0]
+             for requirement in requirements}
+    return [req for req, name in names.items() if importlib.util.find_spec(name) is None]
 
 
 def _run_against_local_server(command: list[str]) -> int:
