@@ -8,6 +8,7 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import os
@@ -46,7 +47,11 @@ class Target:
         """File name for the generated script, stable for `check`."""
         stem = self.path.stem
         if self.workflow_id:
-            stem += "." + (snake_case(self.workflow_id) or "workflow")
+            readable = snake_case(self.workflow_id) or "workflow"
+            stem += "." + readable
+            if readable != self.workflow_id:
+                # Ids that read alike ("a-b", "a_b") must not share a file.
+                stem += "-" + hashlib.sha256(self.workflow_id.encode()).hexdigest()[:6]
         return stem + ".py"
 
 

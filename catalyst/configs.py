@@ -63,7 +63,15 @@ def normalise_config(
     try:
         return _normalised(model_class, raw, deferred)
     except ValidationError:
-        # A required field held the expression: nothing static left to check.
+        # A required field holds an expression whose value is not known until
+        # run time, and without it the rest cannot be checked: refuse clearly.
+        for key in sorted(deferred):
+            problems.append(Diagnostic(
+                "expression-not-allowed",
+                f"{key!r} must be written out here; an expression cannot stand in for it",
+                node.config_path + json_pointer(key), node_id=node.id,
+                hint="put expressions inside the field's values instead",
+            ))
         return None
 
 
@@ -78,6 +86,11 @@ def _normalised(
     ordered = {name: values[name] for name in model_class.model_fields if name in values}
     ordered.update((key, value) for key, value in values.items() if key not in ordered)
     return NormalisedConfig(model, ordered)
+
+
+def keys_as_written(model_class: type[BaseModel], raw: dict[str, Any]) -> dict[str, str]:
+    """Field name -> the key the file used for it."""
+    return {_field_name(model_class, key): key for key in raw}
 
 
 def _field_name(model_class: type[BaseModel], key: str) -> str:
@@ -189,7 +202,8 @@ def _diagnostic(
 
 
 def _range(model_class: type[BaseModel], path: tuple[str | int, ...]) -> str:
-    field = model_class.model_fields.get(str(path[0])) if path else None
+    name = _field_name(model_class, str(path[0])) if path else ""
+    field = model_class.model_fields.get(name)
     low = high = None
     for item in field.metadata if field else ():
         low = getattr(item, "ge", None) if getattr(item, "ge", None) is not None else low

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 Severity = Literal["error", "warning"]
+
+
+_SECRET = re.compile(r"gsk_[A-Za-z0-9]+")
+
+
+def redact(text: str) -> str:
+    """`text` with anything that looks like a Groq key cut to `gsk_…`."""
+    return _SECRET.sub("gsk_…", text)
 
 
 def json_pointer(*parts: str | int) -> str:
@@ -27,6 +36,13 @@ class Diagnostic:
     edge_id: str | None = None
     hint: str | None = None
     severity: Severity = "error"
+
+    def __post_init__(self) -> None:
+        # A pasted key must not travel further in a report than in the file.
+        for name in ("message", "hint"):
+            text = getattr(self, name)
+            if text is not None and "gsk_" in text:
+                object.__setattr__(self, name, redact(text))
 
     @property
     def is_error(self) -> bool:

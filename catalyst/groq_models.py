@@ -20,9 +20,9 @@ class ChatModel:
     usd_per_million_output: float | None
     tokens_per_second: int | None
     owned_by: str
-    # Starting client-side budgets (Groq's developer tier). The generated
-    # limiter adopts the server's x-ratelimit-limit-tokens once it sees it, and
-    # `--rpm` / `--tpm` override both.
+    # Starting client-side budgets (assumed: Groq's developer tier). The
+    # generated limiter also pauses on 429s and on spent-budget headers;
+    # `--rpm` / `--tpm` override both numbers.
     requests_per_minute: int = 1_000
     tokens_per_minute: int = 250_000
 

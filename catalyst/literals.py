@@ -71,7 +71,7 @@ def _string(text: str) -> str:
 
 def _pieces(line: str) -> list[str]:
     pieces = []
-    while len(line) > _PIECE:
+    while len(line) > _PIECE + 10:  # never leave a short orphan piece
         cut = line.rfind(" ", _PIECE // 2, _PIECE) + 1 or _PIECE
         pieces.append(line[:cut])
         line = line[cut:]

@@ -166,7 +166,8 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
                 config=config.values,
                 has_expressions=config.has_expressions,
                 links=tuple((port, tuple(items)) for port, items in links[node.id].items()),
-                after=tuple(sorted(after[node.id])),
+                # Edges already make the node wait for their sources.
+                after=tuple(sorted(after[node.id] - _sources(links[node.id]))),
                 generation=generation[node.id],
                 policy=checked.policy.nodes[node.id],
             )
@@ -194,6 +195,10 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
         uses_expressions=uses_expressions,
         policy=checked.policy,
     )
+
+
+def _sources(links: dict[str, list[PlannedLink]]) -> set[str]:
+    return {link.source for items in links.values() for link in items}
 
 
 def _imports(node_types: tuple[NodeType, ...], uses_expressions: bool) -> ImportBlock:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from catalyst.diagnostics import Diagnostic
+from catalyst.diagnostics import Diagnostic, json_pointer
 from catalyst.identifiers import snake_case
 
 PortType = Literal["text", "messages", "json", "any"]
@@ -73,6 +73,12 @@ class NodeCheckContext:
     node_id: str
     config_path: str
     connected_inputs: frozenset[str]
+    # Field name -> the key the file used for it (an alias such as maxTokens).
+    written_keys: Mapping[str, str] = field(default_factory=dict)
+
+    def pointer(self, field_name: str) -> str:
+        """JSON pointer of a config field, spelt as in the file."""
+        return self.config_path + json_pointer(self.written_keys.get(field_name, field_name))
 
 
 NodeCheck = Callable[[Any, NodeCheckContext], Sequence[Diagnostic]]

@@ -17,7 +17,7 @@ from typing import Any
 import networkx as nx
 
 from catalyst import expressions
-from catalyst.configs import NormalisedConfig, normalise_config
+from catalyst.configs import NormalisedConfig, keys_as_written, normalise_config
 from catalyst.diagnostics import Diagnostic, json_pointer
 from catalyst.model import Edge, Node, Workflow
 from catalyst.registry import (
@@ -68,17 +68,20 @@ def check_workflow(workflow: Workflow) -> CheckedWorkflow:
     _check_required_ports(workflow, types, connected, problems)
     configs: dict[str, NormalisedConfig] = {}
     references: dict[str, frozenset[str]] = {}
+    checked_ids: set[str] = set()
     for node in workflow.nodes:
         node_type = types.get(node.id)
-        if node_type is None:
-            continue
+        if node_type is None or node.id in checked_ids:
+            continue  # unknown type, or a duplicate id (reported already)
+        checked_ids.add(node.id)
         normalised = normalise_config(node, node_type, problems)
         references[node.id] = _check_expressions(workflow, node, node_type, problems)
         if normalised is not None:
             configs[node.id] = normalised
             if node_type.check is not None:
                 context = NodeCheckContext(node.id, node.config_path,
-                                           frozenset(connected[node.id]))
+                                           frozenset(connected[node.id]),
+                                           keys_as_written(node_type.config_model, node.config))
                 problems.extend(node_type.check(normalised.model, context))
     policy = check_run_settings(workflow, problems)
     _check_secrets(workflow, problems)
@@ -221,7 +224,12 @@ def _check_expressions(
     inputs = [spec.name for spec in workflow.inputs]
     ids = [n.id for n in workflow.nodes]
     read: set[str] = set()
-    for path, source in expressions.template_strings(node.config):
+    config = dict(node.config)
+    for name in node_type.expression_fields:
+        if isinstance(config.get(name), str):
+            # Braces are optional in expression fields; check what will run.
+            config[name] = expressions.as_expression(config[name])
+    for path, source in expressions.template_strings(config):
         pointer = node.config_path + json_pointer(*path)
         analysis = expressions.analyse(source)
 

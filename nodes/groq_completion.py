@@ -123,11 +123,9 @@ def _model_warnings(model: str, node_id: str, path: str) -> list[Diagnostic]:
 
 
 def check(config: GroqCompletionConfig, context: NodeCheckContext) -> Sequence[Diagnostic]:
-    problems = _model_warnings(
-        config.model, context.node_id, context.config_path + json_pointer("model")
-    )
+    problems = _model_warnings(config.model, context.node_id, context.pointer("model"))
     for index, model in enumerate(config.fallback_models):
-        path = context.config_path + json_pointer("fallback_models", index)
+        path = context.pointer("fallback_models") + json_pointer(index)
         problems += _model_warnings(model, context.node_id, path)
     current = chat_model(config.model)
     limit = current.max_completion_tokens if current else None
@@ -136,7 +134,7 @@ def check(config: GroqCompletionConfig, context: NodeCheckContext) -> Sequence[D
             Diagnostic(
                 code="out-of-range",
                 node_id=context.node_id,
-                path=context.config_path + json_pointer("max_completion_tokens"),
+                path=context.pointer("max_completion_tokens"),
                 message=f"max_completion_tokens {config.max_completion_tokens} exceeds "
                 f"{config.model}'s limit",
                 hint=f"use at most {limit}",
