@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from catalyst.diagnostics import Diagnostic, WorkflowError
-from catalyst.formatting import format_source
+from catalyst.formatting import format_parts
 from catalyst.loading import LoadResult, load_workflow
 from catalyst.planning import Plan, plan_workflow
-from catalyst.rendering import render_script
+from catalyst.rendering import render_parts
 from catalyst.validation import CheckedWorkflow, check_workflow
 
 
@@ -36,7 +36,7 @@ def check_file(path: Path, workflow_id: str | None = None) -> tuple[CheckedWorkf
 
 def compile_checked(checked: CheckedWorkflow) -> Compiled:
     plan = plan_workflow(checked)
-    source = format_source(render_script(plan))
+    source = format_parts(render_parts(plan))
     return Compiled(plan, source, [d for d in checked.diagnostics if not d.is_error])
 
 

@@ -99,8 +99,12 @@ def _node_runtimes(plan: Plan) -> list[Code]:
     return runtimes
 
 
-def render_script(plan: Plan) -> str:
-    """The generated script, before formatting."""
+def render_parts(plan: Plan) -> list[str]:
+    """The generated script as top-level parts, in order, before formatting.
+
+    The runtime parts depend only on the Catalyst version and a few plan
+    flags, so the formatter can reuse their formatted text across workflows.
+    """
     workflow = plan.workflow
     inputs = {
         spec.name: {
@@ -111,8 +115,8 @@ def render_script(plan: Plan) -> str:
         }
         for spec in plan.inputs
     }
-    template = template_environment().get_template("script.jinja")
-    return template.render(
+    environment = template_environment()
+    header = environment.get_template("script.jinja").render(
         plan=plan,
         workflow_info={
             "id": workflow.id,
@@ -121,8 +125,16 @@ def render_script(plan: Plan) -> str:
             "source": workflow.source_name,
         },
         inputs=inputs,
-        runtime=_runtime("runtime.jinja", plan),
-        expression_runtime=_runtime("expressions.jinja", plan) if plan.uses_expressions else None,
-        node_runtimes=_node_runtimes(plan),
-        cli=_runtime("cli.jinja", plan),
     )
+    parts = [header, _runtime("runtime.jinja", plan)]
+    if plan.uses_expressions:
+        parts.append(_runtime("expressions.jinja", plan))
+    parts += _node_runtimes(plan)
+    parts.append(environment.get_template("workflow.jinja").render(plan=plan))
+    parts.append(_runtime("cli.jinja", plan))
+    return parts
+
+
+def render_script(plan: Plan) -> str:
+    """The generated script in one piece, before formatting."""
+    return "\n\n\n".join(part.strip("\n") for part in render_parts(plan)) + "\n"
