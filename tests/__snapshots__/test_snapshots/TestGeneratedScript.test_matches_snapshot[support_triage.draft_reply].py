@@ -1,0 +1,1262 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "aiolimiter>=1.1,<2",
+#     "groq>=1.7,<2",
+#     "httpx>=0.23,<1",
+#     "jinja2>=3.1,<4",
+# ]
+# ///
+# Workflow 'Draft a reply', compiled by Catalyst 0.1.0
+# from 'support_triage.json' (sha256 95db96ca28d6756d).
+# This script does not need Catalyst: run it, read it, ship it. Regenerating
+# overwrites edits; `catalyst check` tells when it is stale.
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import inspect
+import json
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import groq
+import httpx
+from aiolimiter import AsyncLimiter
+from jinja2 import StrictUndefined, TemplateError, Undefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+WORKFLOW = {
+    "id": "draft_reply",
+    "name": "Draft a reply",
+    "description": "Draft a friendly answer to a customer message.",
+    "source": "support_triage.json",
+}
+INPUTS: dict[str, dict[str, Any]] = {
+    "message": {"type": "string", "required": True, "description": "The customer's message"}
+}
+GLOBALS: dict[str, Any] = {
+    "DEFAULT_MODEL": "openai/gpt-oss-20b",
+    "MAX_TOKENS": 300,
+    "TEAM": "Support",
+}
+REQUIRED_ENV: tuple[str, ...] = ("GROQ_API_KEY",)
+# How nodes run (the workflow's executionConfig): the whole run's time limit in
+# seconds, node-level retry delay in seconds and how it grows.
+RUN_TIMEOUT_S: float | None = None
+RETRY_DELAY_S = 0.5
+RETRY_BACKOFF = "exponential"
+DEFAULT_RETRIES = 2
+# Client-side budgets for every model (--rpm / --tpm); None: each model's own.
+RATE_LIMITS: dict[str, int | None] = {"requests_per_minute": None, "tokens_per_minute": None}
+
+
+class WorkflowError(Exception):
+    """A failure with a message a user can act on: one line, exit code 1."""
+
+
+class InputError(WorkflowError):
+    """The inputs or the environment are wrong: exit code 2."""
+
+
+class TransientError(WorkflowError):
+    """A failure worth another try (a cut stream): the node's retries apply."""
+
+
+class NodeFailed(WorkflowError):
+    """A node raised; names the node so the failure maps back to the canvas."""
+
+    def __init__(self, node_id: str, label: str, reason: str) -> None:
+        super().__init__(f"node {node_id!r} ({label}) failed: {reason}")
+        self.node_id = node_id
+
+
+EventHandler = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Link:
+    """An edge into a port: the node it comes from, the output field it
+    carries (None: the whole output) and the branch it needs to be live."""
+
+    source: str
+    field: str | None = None
+    branch: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node as the scheduler sees it."""
+
+    id: str
+    label: str
+    run: Callable[[NodeContext, dict[str, Any]], Awaitable[Any]]
+    links: dict[str, tuple[Link, ...]] = field(default_factory=dict)
+    # Nodes to wait for without taking a value (expression reads, start edges).
+    after: tuple[str, ...] = ()
+    # Seconds per attempt (None: no limit) and retries after a timeout or a
+    # TransientError; API clients also get `retries` for their own HTTP retries.
+    timeout: float | None = None
+    retries: int = DEFAULT_RETRIES
+    # "throw" fails the run; "continue" goes on with {"error": …} as the
+    # output; "fallback" goes on with `fallback` as the output.
+    on_error: str = "throw"
+    fallback: Any = None
+
+
+class Run:
+    """One execution of the workflow: outputs, shared clients, events, usage."""
+
+    def __init__(
+        self,
+        inputs: dict[str, Any],
+        on_event: EventHandler | None = None,
+        resources: dict[Hashable, Any] | None = None,
+    ) -> None:
+        self.inputs = inputs
+        self.outputs: dict[str, Any] = {}
+        self.skipped: set[str] = set()
+        self.stats: dict[str, dict[str, Any]] = {}
+        # Clients shared with other runs (a batch) belong to the caller, who
+        # closes them; otherwise this run opens and closes its own.
+        self._owns_resources = resources is None
+        self.resources: dict[Hashable, Any] = {} if resources is None else resources
+        self._on_event = on_event
+        self._started = time.perf_counter()
+
+    def emit(self, event: dict[str, Any]) -> None:
+        if self._on_event is not None:
+            self._on_event(event)
+
+    async def execute(self, steps: tuple[Step, ...], sinks: tuple[str, ...]) -> dict[str, Any]:
+        """Run every step, each as soon as what it depends on is done."""
+        tasks: dict[str, asyncio.Task[None]] = {}
+        # Steps come in dependency order, so every upstream task exists already.
+        for step in steps:
+            tasks[step.id] = asyncio.create_task(self._run_step(step, tasks))
+        try:
+            await asyncio.gather(*tasks.values())
+        except BaseException:
+            for task in tasks.values():
+                task.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+            raise
+        finally:
+            if self._owns_resources:
+                await close_resources(self.resources)
+        result = {
+            "outputs": {sink: self.outputs[sink] for sink in sinks if sink in self.outputs},
+            "usage": self._total_usage(),
+            "latency_ms": _elapsed_ms(self._started),
+            "nodes": self.stats,
+        }
+        self.emit({"type": "workflow_finished", "result": result})
+        return result
+
+    async def _run_step(self, step: Step, tasks: dict[str, asyncio.Task[None]]) -> None:
+        upstream = {link.source for links in step.links.values() for link in links}
+        upstream.update(step.after)
+        if upstream:
+            await asyncio.gather(*(tasks[node_id] for node_id in sorted(upstream)))
+        inputs = self._port_values(step)
+        if self._is_skipped(step, inputs):
+            self.skipped.add(step.id)
+            self.stats[step.id] = {"status": "skipped"}
+            self.emit({"type": "node_skipped", "node": step.id, "label": step.label})
+            return
+        self.emit({"type": "node_started", "node": step.id, "label": step.label})
+        started = time.perf_counter()
+        status = "ok"
+        try:
+            output = await self._attempts(step, inputs)
+        except NodeFailed as failure:
+            if step.on_error == "throw":
+                raise
+            status = "failed" if step.on_error == "continue" else "fallback"
+            output = {"error": str(failure)} if step.on_error == "continue" else step.fallback
+            self.emit({"type": "node_failed", "node": step.id, "error": str(failure)})
+        self.outputs[step.id] = output
+        stats: dict[str, Any] = {"status": status, "latency_ms": _elapsed_ms(started)}
+        if isinstance(output, dict) and isinstance(output.get("usage"), dict):
+            # A model call: what it used, cost and which model answered.
+            stats.update(
+                {
+                    key: output[key]
+                    for key in ("usage", "cost_usd", "model", "fallbacks")
+                    if output.get(key) is not None
+                }
+            )
+        self.stats[step.id] = stats
+        self.emit({"type": "node_finished", "node": step.id, "label": step.label, **stats})
+
+    async def _attempts(self, step: Step, inputs: dict[str, Any]) -> Any:
+        """Call the node; retry timeouts and TransientErrors, fail fast on the rest."""
+        attempt = 0
+        while True:
+            try:
+                run = step.run(NodeContext(self, step), inputs)
+                return await asyncio.wait_for(run, step.timeout)
+            except (TransientError, TimeoutError) as exc:
+                reason = str(exc) or f"no answer within {step.timeout:g} s"
+                if attempt >= step.retries:
+                    raise NodeFailed(step.id, step.label, reason) from exc
+                self.emit({"type": "node_retry", "node": step.id, "reason": reason})
+                await asyncio.sleep(_retry_delay(attempt))
+                attempt += 1
+            except NodeFailed:
+                raise
+            except WorkflowError as exc:
+                raise NodeFailed(step.id, step.label, str(exc)) from exc
+            except Exception as exc:
+                raise NodeFailed(step.id, step.label, f"{type(exc).__name__}: {exc}") from exc
+
+    def _port_values(self, step: Step) -> dict[str, Any]:
+        # A port fed by several edges (a merge after a branch) takes the first live one.
+        values: dict[str, Any] = {}
+        for port, links in step.links.items():
+            for link in links:
+                if self._is_live(link):
+                    output = self.outputs[link.source]
+                    values[port] = output if link.field is None else output.get(link.field)
+                    break
+        return values
+
+    def _is_live(self, link: Link) -> bool:
+        if link.source in self.skipped:
+            return False
+        return link.branch is None or self.outputs[link.source].get("branch") == link.branch
+
+    def _is_skipped(self, step: Step, inputs: dict[str, Any]) -> bool:
+        # A node with incoming edges runs when one of them is live; a node fed
+        # only through expressions runs when one of the nodes it waits for ran.
+        if step.links:
+            return not inputs
+        if step.after:
+            return all(node_id in self.skipped for node_id in step.after)
+        return False
+
+    def _total_usage(self) -> dict[str, Any]:
+        total: dict[str, Any] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        for stats in self.stats.values():
+            for key in total:
+                total[key] += stats.get("usage", {}).get(key, 0)
+        costs = [stats["cost_usd"] for stats in self.stats.values() if "cost_usd" in stats]
+        if costs:
+            total["cost_usd"] = round(sum(costs), 8)
+        return total
+
+
+class NodeContext:
+    """What a node's code sees: its identity, the run's events and shared clients."""
+
+    def __init__(self, run: Run, step: Step) -> None:
+        self.run = run
+        self.node_id = step.id
+        self.label = step.label
+        self.timeout = step.timeout
+        self.retries = step.retries
+
+    def emit(self, event_type: str, **fields: Any) -> None:
+        self.run.emit({"type": event_type, "node": self.node_id, **fields})
+
+    def resource(self, key: Hashable, create: Callable[[], Any]) -> Any:
+        """One shared object (an API client) per run, closed when the run ends."""
+        if key not in self.run.resources:
+            self.run.resources[key] = create()
+        return self.run.resources[key]
+
+    def secret(self, reference: dict[str, str]) -> str:
+        """The value of the environment variable a `{"$secret": NAME}` names."""
+        name = reference["$secret"]
+        value = os.environ.get(name)
+        if not value:
+            raise InputError(f"environment variable {name} is not set")
+        return value
+
+    def resolve(self, value: Any) -> Any:
+        """`value` with every {{ … }} expression evaluated against this run."""
+        scope = {
+            "input": self.run.inputs,
+            "global": GLOBALS,
+            "nodes": {node_id: {"output": out} for node_id, out in self.run.outputs.items()},
+        }
+        return resolve(value, scope)
+
+
+async def close_resources(resources: dict[Hashable, Any]) -> None:
+    """Close shared clients (whatever has a close(), awaited when async)."""
+    for resource in resources.values():
+        closing = resource.close()
+        if inspect.isawaitable(closing):
+            await closing
+    resources.clear()
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _retry_delay(attempt: int) -> float:
+    factor = 2**attempt if RETRY_BACKOFF == "exponential" else attempt + 1
+    return RETRY_DELAY_S * factor
+
+
+# A string that is exactly one {{ expression }} keeps the expression's type;
+# any other string with expressions renders to text.
+_SINGLE_EXPRESSION = re.compile(r"\A\{\{(?P<expression>.*?)\}\}\Z", re.DOTALL)
+_EXPRESSIONS = ImmutableSandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
+
+
+@functools.cache
+def _compile_expression(source: str) -> Callable[[dict[str, Any]], Any]:
+    match = _SINGLE_EXPRESSION.match(source.strip())
+    if match and "{{" not in match["expression"] and "}}" not in match["expression"]:
+        return _EXPRESSIONS.compile_expression(match["expression"], undefined_to_none=False)
+    return _EXPRESSIONS.from_string(source).render
+
+
+def resolve(value: Any, scope: dict[str, Any]) -> Any:
+    """`value` with every string holding {{ … }} evaluated against `scope`."""
+    if isinstance(value, str):
+        if "{{" not in value and "{%" not in value and "{#" not in value:
+            return value
+        try:
+            result = _compile_expression(value)(scope)
+            if isinstance(result, Undefined):
+                result._fail_with_undefined_error()
+        except TemplateError as exc:
+            raise WorkflowError(f"cannot evaluate {value!r}: {exc}") from None
+        return result
+    if isinstance(value, dict):
+        return {key: resolve(item, scope) for key, item in value.items()}
+    if isinstance(value, list):
+        return [resolve(item, scope) for item in value]
+    return value
+
+
+# Groq's models as this Catalyst version knew them: context window, US$ per
+# million input and output tokens, starting rate budgets. Then retired model
+# ids and their replacements.
+GROQ_MODELS: dict[str, dict[str, Any]] = {
+    "openai/gpt-oss-120b": {
+        "context_window": 131072,
+        "usd_per_million": [0.15, 0.6],
+        "requests_per_minute": 1000,
+        "tokens_per_minute": 250000,
+    },
+    "openai/gpt-oss-20b": {
+        "context_window": 131072,
+        "usd_per_million": [0.075, 0.3],
+        "requests_per_minute": 1000,
+        "tokens_per_minute": 250000,
+    },
+    "qwen/qwen3.8-27b": {
+        "context_window": 131072,
+        "usd_per_million": [0.8, 4.0],
+        "requests_per_minute": 1000,
+        "tokens_per_minute": 250000,
+    },
+    "groq/compound": {
+        "context_window": 131072,
+        "usd_per_million": [None, None],
+        "requests_per_minute": 200,
+        "tokens_per_minute": 200000,
+    },
+    "groq/compound-mini": {
+        "context_window": 131072,
+        "usd_per_million": [None, None],
+        "requests_per_minute": 200,
+        "tokens_per_minute": 200000,
+    },
+}
+GROQ_RETIRED: dict[str, str] = {
+    "llama-3.1-8b-instant": "openai/gpt-oss-20b",
+    "llama-3.3-70b-versatile": "openai/gpt-oss-120b",
+    "llama-3.1-70b-versatile": "openai/gpt-oss-120b",
+    "mixtral-8x7b-32768": "openai/gpt-oss-20b",
+    "gemma2-9b-it": "openai/gpt-oss-20b",
+    "llama3-8b-8192": "openai/gpt-oss-20b",
+    "llama3-70b-8192": "openai/gpt-oss-120b",
+    "qwen/qwen3-32b": "qwen/qwen3.8-27b",
+    "meta-llama/llama-4-scout-17b-16e-instruct": "openai/gpt-oss-20b",
+    "meta-llama/llama-4-maverick-17b-128e-instruct": "openai/gpt-oss-120b",
+    "moonshotai/kimi-k2-instruct": "openai/gpt-oss-120b",
+    "moonshotai/kimi-k2-instruct-0905": "openai/gpt-oss-120b",
+}
+_GROQ_PARAMETERS = ("temperature", "max_completion_tokens", "top_p", "stop", "seed")
+
+
+def groq_messages(config: dict[str, Any], upstream: Any) -> list[dict[str, Any]]:
+    """System prompt, configured messages, what came in on `input`, then the prompt."""
+    messages: list[dict[str, Any]] = []
+    if config.get("system_prompt"):
+        messages.append({"role": "system", "content": config["system_prompt"]})
+    messages.extend(config.get("messages") or [])
+    if isinstance(upstream, list):
+        messages.extend(upstream)
+    elif isinstance(upstream, str):
+        messages.append({"role": "user", "content": upstream})
+    elif upstream is not None:
+        messages.append({"role": "user", "content": json.dumps(upstream)})
+    if config.get("prompt"):
+        messages.append({"role": "user", "content": config["prompt"]})
+    return messages
+
+
+def groq_request(config: dict[str, Any], inputs: dict[str, Any], model: str) -> dict[str, Any]:
+    request = {"model": model, "messages": groq_messages(config, inputs.get("input"))}
+    request.update({key: config[key] for key in _GROQ_PARAMETERS if config.get(key) is not None})
+    return request
+
+
+class GroqRateLimiter:
+    """Client-side budget for one model, shared by every call in this process.
+
+    aiolimiter's leaky buckets pace requests and tokens per minute. A 429, or
+    Groq's headers saying a budget is spent, pause every caller until the
+    window frees up, so concurrent calls slow down together instead of
+    stampeding; the bucket then lets them out one by one.
+    """
+
+    def __init__(self, requests_per_minute: int, tokens_per_minute: int) -> None:
+        # A bucket of one request: evenly spaced calls, never a burst that a
+        # sliding-window limit on the server would reject.
+        self.requests = AsyncLimiter(1, 60 / requests_per_minute)
+        self.tokens = AsyncLimiter(tokens_per_minute, 60)
+        self.tokens_per_minute = tokens_per_minute
+        self.resume_at = 0.0
+
+    async def acquire(self, tokens: int) -> None:
+        await self._resumed()
+        await self.requests.acquire()
+        await self.tokens.acquire(min(max(tokens, 1), self.tokens_per_minute))
+        # A pause may have begun while this call queued in the buckets.
+        await self._resumed()
+
+    async def _resumed(self) -> None:
+        while (wait := self.resume_at - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+
+    async def charge(self, tokens: int) -> None:
+        """Take tokens used beyond the estimate, so the next calls wait for them."""
+        if tokens > 0:
+            await self.tokens.acquire(min(tokens, self.tokens_per_minute))
+
+    def pause(self, seconds: float) -> None:
+        self.resume_at = max(self.resume_at, time.monotonic() + seconds)
+
+
+# One limiter per event loop and model: a process may run several loops
+# (asyncio.run per call), and aiolimiter's buckets belong to one loop.
+_GROQ_LIMITERS: dict[tuple[int, str], GroqRateLimiter] = {}
+
+
+def groq_limiter(model: str, config: dict[str, Any]) -> GroqRateLimiter:
+    key = (id(asyncio.get_running_loop()), model)
+    if key not in _GROQ_LIMITERS:
+        table = GROQ_MODELS.get(model, {})
+        budgets = [
+            RATE_LIMITS.get(key) or config.get(key) or table.get(key) or default
+            for key, default in (("requests_per_minute", 30), ("tokens_per_minute", 6_000))
+        ]
+        _GROQ_LIMITERS[key] = GroqRateLimiter(*budgets)
+    return _GROQ_LIMITERS[key]
+
+
+def _groq_seconds(text: str | None) -> float:
+    """Groq's durations: "7.66s", "2m59.56s", "120ms", or plain seconds."""
+    if not text:
+        return 0.0
+    total, number = 0.0, ""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0}
+    text = text.replace("ms", "u")
+    for char in text:
+        if char.isdigit() or char == ".":
+            number += char
+        elif number:
+            total += float(number) * (0.001 if char == "u" else units.get(char, 1.0))
+            number = ""
+    return total + (float(number) if number else 0.0)
+
+
+async def _observe_groq_limits(response: httpx.Response) -> None:
+    """Every response, retries included: pause the model's limiter when Groq says so."""
+    headers = response.headers
+    wait = 0.0
+    if response.status_code == 429:
+        milliseconds = headers.get("retry-after-ms")
+        wait = (
+            float(milliseconds) / 1000
+            if milliseconds
+            else _groq_seconds(headers.get("retry-after")) or 1.0
+        )
+    elif headers.get("x-ratelimit-remaining-tokens") == "0":
+        wait = _groq_seconds(headers.get("x-ratelimit-reset-tokens"))
+    if wait > 0 and response.request.url.path.endswith("/chat/completions"):
+        model = json.loads(response.request.content).get("model")
+        limiter = _GROQ_LIMITERS.get((id(asyncio.get_running_loop()), model))
+        if limiter is not None:
+            limiter.pause(wait)
+
+
+class CircuitBreaker:
+    """Stops calls to a failing model for a while.
+
+    After `failures` consecutive failures it opens: calls skip the model for
+    `cooldown_s` seconds. Then one probe call goes through (half-open); its
+    success closes the breaker, its failure opens it again.
+    """
+
+    def __init__(self, failures: int, cooldown_s: float) -> None:
+        self.failures_to_open = failures
+        self.cooldown_s = cooldown_s
+        self.failures = 0
+        self.opened_at: float | None = None
+        self.probing = False
+
+    def allows_call(self) -> bool:
+        if self.opened_at is None:
+            return True
+        if self.probing or time.monotonic() - self.opened_at < self.cooldown_s:
+            return False
+        self.probing = True
+        return True
+
+    def record(self, succeeded: bool) -> None:
+        if succeeded:
+            self.failures, self.opened_at = 0, None
+        else:
+            self.failures += 1
+            if self.probing or self.failures >= self.failures_to_open:
+                self.opened_at = time.monotonic()
+        self.probing = False
+
+
+_GROQ_BREAKERS: dict[str, CircuitBreaker] = {}
+
+
+def groq_breaker(model: str, config: dict[str, Any]) -> CircuitBreaker:
+    settings = config.get("circuit_breaker") or {}
+    if model not in _GROQ_BREAKERS:
+        _GROQ_BREAKERS[model] = CircuitBreaker(
+            settings.get("failures", 5), settings.get("cooldown_s", 60.0)
+        )
+    return _GROQ_BREAKERS[model]
+
+
+def groq_client(ctx: NodeContext, config: dict[str, Any]) -> groq.AsyncGroq:
+    """The run's AsyncGroq client for this key. The SDK retries 408/409/429/5xx
+    and dropped connections itself, honouring retry-after, `ctx.retries` times."""
+    api_key = ctx.secret(config["api_key"])
+
+    def create() -> groq.AsyncGroq:
+        http = groq.DefaultAsyncHttpxClient(event_hooks={"response": [_observe_groq_limits]})
+        return groq.AsyncGroq(api_key=api_key, http_client=http)
+
+    client: groq.AsyncGroq = ctx.resource(("groq", config["api_key"]["$secret"]), create)
+    if ctx.timeout is not None:
+        return client.with_options(max_retries=ctx.retries, timeout=ctx.timeout)
+    return client.with_options(max_retries=ctx.retries)
+
+
+def groq_usage(usage: Any) -> dict[str, int]:
+    if usage is None:
+        return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def groq_cost(model: str, usage: dict[str, int]) -> float | None:
+    """Estimated US dollars from the price table; None for a model without prices."""
+    price_in, price_out = GROQ_MODELS.get(model, {}).get("usd_per_million", (None, None))
+    if price_in is None or price_out is None:
+        return None
+    cost = usage["prompt_tokens"] * price_in + usage["completion_tokens"] * price_out
+    return round(cost / 1_000_000, 8)
+
+
+def _groq_error(exc: Exception) -> dict[str, Any]:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        return body.get("error", body) if isinstance(body.get("error"), dict) else body
+    return {}
+
+
+def groq_model_unavailable(exc: Exception) -> bool:
+    """Failures another model may not share: overload, exhausted rate limits,
+    outages, cut streams, a missing or retired model. A bad key or a bad
+    request would fail on any model."""
+    if isinstance(exc, (groq.APIConnectionError, httpx.TransportError, TransientError)):
+        return True
+    if isinstance(exc, groq.APIStatusError):
+        status = exc.status_code
+        if status in (404, 408, 429, 498) or status >= 500:
+            return True
+        return _groq_error(exc).get("code") == "model_decommissioned"
+    return False
+
+
+def groq_failure(exc: Exception, ctx: NodeContext, config: dict[str, Any], model: str) -> str:
+    """One line that says what went wrong and what to do about it."""
+    detail = _groq_error(exc)
+    message = detail.get("message") or str(exc)
+    code = detail.get("code")
+    if isinstance(exc, groq.AuthenticationError):
+        return f"Groq rejected the API key in {config['api_key']['$secret']} (401): {message}"
+    if isinstance(exc, groq.APITimeoutError):
+        return f"Groq did not answer in time ({model}, after {ctx.retries} retries)"
+    if isinstance(exc, groq.APIConnectionError):
+        return f"cannot reach Groq at {exc.request.url.copy_with(path='/')}: {exc.message}"
+    if isinstance(exc, httpx.TransportError):
+        return f"the connection to Groq broke: {exc}"
+    if not isinstance(exc, groq.APIStatusError):
+        return str(exc)
+    status = exc.status_code
+    if code == "model_decommissioned" or model in GROQ_RETIRED:
+        replacement = GROQ_RETIRED.get(model)
+        if replacement and replacement not in message:
+            message += f" Use {replacement!r} instead."
+    elif status == 404:
+        message += f" Current models: {', '.join(GROQ_MODELS)}."
+    elif code == "context_length_exceeded" and model in GROQ_MODELS:
+        window = GROQ_MODELS[model]["context_window"]
+        message += f" {model} takes at most {window:,} tokens: shorten the input."
+    elif status == 429 or status >= 500:
+        message += f" (after {ctx.retries} retries)"
+    return f"Groq answered {status} ({code or detail.get('type') or 'error'}): {message}"
+
+
+async def execute_groq_completion(
+    ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any]
+) -> dict[str, Any]:
+    """One chat completion on the first model that answers: the configured
+    model, then each fallback model, skipping those whose breaker is open.
+
+    Returns text, finish_reason, model, usage, cost_usd, latency_ms and, when
+    a fallback was used, `fallbacks` (which models were passed over and why).
+    """
+    models = [config["model"], *config.get("fallback_models", [])]
+    passed_over: list[dict[str, str]] = []
+    # Whether every model failed for a reason that may pass (open breaker, cut
+    # stream, dropped connection): then the node's retries apply.
+    transient = True
+    for model in models:
+        breaker = groq_breaker(model, config)
+        if not breaker.allows_call():
+            passed_over.append({"model": model, "reason": "circuit breaker open"})
+            ctx.emit("fallback", model=model, reason="circuit breaker open")
+            continue
+        output: dict[str, Any] = {}
+        try:
+            if config.get("stream"):
+                async for delta in stream_groq_completion(ctx, config, inputs, model, into=output):
+                    ctx.emit("token", text=delta)
+            else:
+                output = await complete_groq(ctx, config, inputs, model)
+        except (groq.APIError, httpx.TransportError, TransientError) as exc:
+            reason = groq_failure(exc, ctx, config, model)
+            if not groq_model_unavailable(exc):
+                raise WorkflowError(reason) from None
+            breaker.record(succeeded=False)
+            transient = transient and isinstance(
+                exc, (groq.APIConnectionError, httpx.TransportError, TransientError)
+            )
+            if output.get("streamed"):
+                # Tokens already went out: a fallback would repeat them. The
+                # node's own retries start the reply again, announced by an event.
+                raise TransientError(reason) from None
+            passed_over.append({"model": model, "reason": reason})
+            ctx.emit("fallback", model=model, reason=reason)
+            continue
+        breaker.record(succeeded=True)
+        output.pop("streamed", None)
+        if passed_over:
+            output["fallbacks"] = passed_over
+        return output
+    reasons = "; ".join(f"{item['model']}: {item['reason']}" for item in passed_over)
+    raise (TransientError if transient else WorkflowError)(f"no Groq model answered ({reasons})")
+
+
+async def complete_groq(
+    ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any], model: str
+) -> dict[str, Any]:
+    """One non-streamed completion on `model`; Groq's errors propagate."""
+    request = groq_request(config, inputs, model)
+    limiter = groq_limiter(model, config)
+    estimate = _groq_token_estimate(request)
+    await limiter.acquire(estimate)
+    started = time.perf_counter()
+    completion = await groq_client(ctx, config).chat.completions.create(**request)
+    usage = groq_usage(completion.usage)
+    await limiter.charge(usage["total_tokens"] - estimate)
+    choice = completion.choices[0]
+    return {
+        "text": choice.message.content or "",
+        "finish_reason": choice.finish_reason,
+        "model": completion.model,
+        "usage": usage,
+        "cost_usd": groq_cost(completion.model, usage),
+        "latency_ms": _elapsed_ms(started),
+    }
+
+
+async def stream_groq_completion(
+    ctx: NodeContext,
+    config: dict[str, Any],
+    inputs: dict[str, Any],
+    model: str,
+    *,
+    into: dict[str, Any],
+) -> AsyncIterator[str]:
+    """Yield the reply on `model` as it arrives. At the end, fill `into` with
+    what complete_groq returns (usage comes on Groq's final chunk). A stream
+    that breaks off raises TransientError; `into["streamed"]` says whether
+    any text went out before that."""
+    request = groq_request(config, inputs, model)
+    limiter = groq_limiter(model, config)
+    estimate = _groq_token_estimate(request)
+    await limiter.acquire(estimate)
+    started = time.perf_counter()
+    parts: list[str] = []
+    finish_reason, usage = None, None
+    stream = await groq_client(ctx, config).chat.completions.create(**request, stream=True)
+    try:
+        async with stream:
+            async for chunk in stream:
+                model = chunk.model
+                if chunk.x_groq is not None and chunk.x_groq.usage is not None:
+                    usage = chunk.x_groq.usage
+                elif chunk.usage is not None:
+                    usage = chunk.usage
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                if choice.delta.content:
+                    parts.append(choice.delta.content)
+                    into["streamed"] = True
+                    yield choice.delta.content
+                finish_reason = choice.finish_reason or finish_reason
+    except httpx.TransportError as exc:
+        raise TransientError(f"the stream from Groq broke off: {exc}") from None
+    if finish_reason is None:
+        raise TransientError("the stream from Groq ended before the reply was complete")
+    totals = groq_usage(usage)
+    await limiter.charge(totals["total_tokens"] - estimate)
+    into.update(
+        text="".join(parts),
+        finish_reason=finish_reason,
+        model=model,
+        usage=totals,
+        cost_usd=groq_cost(model, totals),
+        latency_ms=_elapsed_ms(started),
+    )
+
+
+def _groq_token_estimate(request: dict[str, Any]) -> int:
+    # About four characters a token, plus the completion budget when one is set.
+    prompt = sum(len(str(message.get("content", ""))) for message in request["messages"]) // 4
+    return prompt + int(request.get("max_completion_tokens") or 0)
+
+
+# ---------------------------------------------------------------------------
+# The workflow's nodes, by generation: a node depends only on nodes of earlier
+# generations. Each starts as soon as the nodes it depends on are done, so
+# independent nodes run concurrently.
+# ---------------------------------------------------------------------------
+
+
+# generation 1 · node 'draft' · 'Draft reply' ('groqCompletion')
+async def node_draft(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
+    config = ctx.resolve(
+        {
+            "model": "openai/gpt-oss-120b",
+            "system_prompt": "You are a friendly support agent for the {{ global.TEAM }} team.",
+            "prompt": "Reply to: {{ input.message }}",
+            "stream": True,
+            "fallback_models": [],
+            "circuit_breaker": {"failures": 5, "cooldown_s": 60},
+            "api_key": {"$secret": "GROQ_API_KEY"},
+        }
+    )
+    return await execute_groq_completion(ctx, config, inputs)
+
+
+STEPS = (Step("draft", "Draft reply", node_draft),)
+# The workflow's result: the outputs of the nodes nothing else consumes.
+SINKS: tuple[str, ...] = ("draft",)
+
+
+async def run_workflow(
+    inputs: dict[str, Any],
+    *,
+    on_event: EventHandler | None = None,
+    resources: dict[Hashable, Any] | None = None,
+) -> dict[str, Any]:
+    """Run the workflow once: {"outputs", "usage", "latency_ms", "nodes"}.
+
+    `on_event` receives each event as it happens (see stream_workflow).
+    `resources` shares API clients (and their connections) between runs; the
+    caller closes them with close_resources().
+    """
+    run = Run(check_inputs(inputs), on_event, resources)
+    try:
+        return await asyncio.wait_for(run.execute(STEPS, SINKS), RUN_TIMEOUT_S)
+    except TimeoutError:
+        error = WorkflowError(f"the workflow did not finish within {RUN_TIMEOUT_S:g} s")
+        run.emit({"type": "workflow_failed", "error": str(error)})
+        raise error from None
+    except WorkflowError as exc:
+        run.emit({"type": "workflow_failed", "error": str(exc)})
+        raise
+
+
+async def stream_workflow(inputs: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    """Run the workflow, yielding events as they happen: node_started, token,
+    node_finished, node_skipped, then workflow_finished (or workflow_failed).
+
+    Each event is a JSON-ready dict, ready to forward as a server-sent event.
+    """
+    events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+    async def drive() -> None:
+        try:
+            await run_workflow(inputs, on_event=events.put_nowait)
+        finally:
+            events.put_nowait(None)
+
+    task = asyncio.create_task(drive())
+    try:
+        while (event := await events.get()) is not None:
+            yield event
+        await task
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def check_inputs(given: dict[str, Any]) -> dict[str, Any]:
+    """The workflow inputs with defaults filled in; InputError when they do not fit."""
+    unknown = sorted(set(given) - set(INPUTS))
+    if unknown:
+        raise InputError(f"unknown input {unknown[0]!r}; this workflow takes: {_input_names()}")
+    values = {}
+    for name, spec in INPUTS.items():
+        if name in given:
+            values[name] = _typed(name, spec["type"], given[name])
+        elif "default" in spec:
+            values[name] = spec["default"]
+        elif spec["required"]:
+            raise InputError(f"missing required input {name!r} (--input {name}=...)")
+    return values
+
+
+def _input_names() -> str:
+    return ", ".join(INPUTS) or "no inputs"
+
+
+def _typed(name: str, expected: str, value: Any) -> Any:
+    """Check a value against the declared type; text from the command line is converted."""
+    if isinstance(value, str) and expected != "string":
+        value = _parse_text(name, expected, value)
+    checks = {
+        "string": lambda v: isinstance(v, str),
+        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "object": lambda v: isinstance(v, dict),
+        "array": lambda v: isinstance(v, list),
+    }
+    if not checks[expected](value):
+        raise InputError(f"input {name!r} must be {expected}, got {type(value).__name__}")
+    return value
+
+
+def _parse_text(name: str, expected: str, text: str) -> Any:
+    if expected == "boolean" and text.lower() in _TRUE + _FALSE:
+        return text.lower() in _TRUE
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise InputError(f"input {name!r} must be {expected}, got {text!r}") from None
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    lines = []
+    for name, spec in INPUTS.items():
+        facts = [spec["type"]]
+        if spec["required"]:
+            facts.append("required")
+        if "default" in spec:
+            facts.append(f"default {json.dumps(spec['default'])}")
+        description = f": {spec['description']}" if spec["description"] else ""
+        lines.append(f"  {name} ({', '.join(facts)}){description}")
+    parser = argparse.ArgumentParser(
+        description=f"Run the workflow {WORKFLOW['name']!r}. {WORKFLOW['description']}".strip(),
+        epilog="inputs:\n" + ("\n".join(lines) or "  none"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an input value; NAME=@FILE reads the value from a file",
+    )
+    parser.add_argument(
+        "--inputs-json", metavar="FILE", help="a JSON object of inputs, from FILE or - (stdin)"
+    )
+    parser.add_argument(
+        "--stream", action="store_true", help="print tokens to stdout as they arrive"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the result, usage and latency as JSON"
+    )
+    batch = parser.add_argument_group("batch runs")
+    batch.add_argument(
+        "--batch", metavar="IN.jsonl", help="run once per line (a JSON object of inputs)"
+    )
+    batch.add_argument(
+        "--output",
+        metavar="OUT.jsonl",
+        help="results, appended as each record finishes; "
+        "running the same command again resumes where it stopped",
+    )
+    batch.add_argument(
+        "--concurrency", type=int, default=8, metavar="N", help="records in flight (default 8)"
+    )
+    limits = parser.add_argument_group("rate budgets (default: each model's own)")
+    limits.add_argument("--rpm", type=int, metavar="N", help="requests per minute per model")
+    limits.add_argument("--tpm", type=int, metavar="N", help="tokens per minute per model")
+    args = parser.parse_args(argv)
+    if bool(args.batch) != bool(args.output):
+        parser.error("--batch and --output go together")
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    return args
+
+
+def _read_inputs(args: argparse.Namespace) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if args.inputs_json:
+        values = _load_json_inputs(args.inputs_json)
+    for item in args.input:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"--input takes NAME=VALUE, got {item!r}")
+        if value.startswith("@"):
+            value = _read_file(value[1:])
+        values[name] = value
+    return values
+
+
+def _load_json_inputs(source: str) -> dict[str, Any]:
+    text = sys.stdin.read() if source == "-" else _read_file(source)
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--inputs-json is not valid JSON: {exc}") from None
+    if not isinstance(values, dict):
+        raise InputError("--inputs-json must hold a JSON object of input values")
+    return values
+
+
+def _read_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _check_environment() -> None:
+    missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
+    if missing:
+        raise InputError(f"environment variable {missing[0]} is not set")
+
+
+class _TokenPrinter:
+    """Prints streamed tokens; a line break separates nodes that stream in turn."""
+
+    def __init__(self) -> None:
+        self.node: str | None = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if event["type"] == "node_retry" and event["node"] == self.node:
+            # The node starts its reply again: leave the broken one on its own line.
+            sys.stdout.write("\n")
+            self.node = None
+            return
+        if event["type"] != "token":
+            return
+        if self.node is not None and event["node"] != self.node:
+            sys.stdout.write("\n")
+        self.node = event["node"]
+        sys.stdout.write(event["text"])
+        sys.stdout.flush()
+
+
+def _print_result(result: dict[str, Any]) -> None:
+    outputs = list(result["outputs"].values())
+    if len(outputs) == 1 and isinstance(outputs[0], str):
+        print(outputs[0])
+    elif len(outputs) == 1 and isinstance(outputs[0], dict) and "text" in outputs[0]:
+        print(outputs[0]["text"])
+    else:
+        print(json.dumps(result["outputs"], indent=2, ensure_ascii=False, default=str))
+
+
+def _usage_line(usage: dict[str, Any]) -> str:
+    line = (
+        f"{usage['total_tokens']} tokens ({usage['prompt_tokens']} in, "
+        f"{usage['completion_tokens']} out)"
+    )
+    if "cost_usd" in usage:
+        line += f", about ${usage['cost_usd']:.6f}"
+    return line
+
+
+# -- batch runs ---------------------------------------------------------------------
+
+
+def _completed_ids(path: str) -> tuple[set[str], int]:
+    """Ids already in the output, and how many of them failed.
+
+    A run killed mid-write can leave a torn last line: cut it off, so that
+    record runs again and appears exactly once.
+    """
+    try:
+        with open(path, "rb+") as file:
+            data = file.read()
+            end = data.rfind(b"\n") + 1
+            if end < len(data):
+                file.truncate(end)
+    except FileNotFoundError:
+        return set(), 0
+    done, failed = set(), 0
+    for line in data[:end].splitlines():
+        if line.strip():
+            record = json.loads(line)
+            done.add(str(record["id"]))
+            failed += record["status"] == "failed"
+    return done, failed
+
+
+def _records(path: str, done: set[str]) -> Iterator[tuple[Any, dict[str, Any] | str]]:
+    """(id, inputs) per input line not done yet; the inputs are an error text
+    when the line is not a JSON object. Read lazily: files may be large."""
+    with open(path, encoding="utf-8") as file:
+        for number, line in enumerate(file, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                record = f"line {number} is not JSON: {exc}"
+            if not isinstance(record, dict):
+                record_id: Any = number
+                if not isinstance(record, str):
+                    record = f"line {number} is not a JSON object"
+            else:
+                record_id = record.get("id", number)
+                if "id" not in INPUTS:
+                    record.pop("id", None)
+            if str(record_id) not in done:
+                yield record_id, record
+
+
+class _BatchProgress:
+    """Counts, latencies and costs; a live progress line when stderr is a terminal."""
+
+    def __init__(self, total: int, live: bool) -> None:
+        self.total, self.live = total, live
+        self.ok = self.failed = 0
+        self.latencies: list[float] = []
+        self.usage: dict[str, Any] = {
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "total_tokens": 0,
+            "cost_usd": 0.0,
+        }
+        self.started = time.perf_counter()
+
+    def add(self, line: dict[str, Any]) -> None:
+        if line["status"] == "ok":
+            self.ok += 1
+        else:
+            self.failed += 1
+        self.latencies.append(line["latency_ms"])
+        for key, value in line.get("usage", {}).items():
+            self.usage[key] = self.usage.get(key, 0) + value
+        if self.live:
+            sys.stderr.write("\r" + self.line() + "\x1b[K")
+            sys.stderr.flush()
+
+    def line(self) -> str:
+        done = self.ok + self.failed
+        elapsed = time.perf_counter() - self.started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = f", ETA {(self.total - done) / rate:.0f} s" if rate and self.total > done else ""
+        return f"{done}/{self.total} done, {self.failed} failed, {rate:.1f}/s{eta}"
+
+    def summary(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies)
+
+        def percentile(share: float) -> float | None:
+            return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else None
+
+        return {
+            "records": self.ok + self.failed,
+            "ok": self.ok,
+            "failed": self.failed,
+            "usage": {key: round(value, 8) for key, value in self.usage.items()},
+            "latency_ms": {"p50": percentile(0.5), "p95": percentile(0.95)},
+            "elapsed_s": round(time.perf_counter() - self.started, 3),
+        }
+
+
+async def run_batch(source: str, target: str, concurrency: int) -> tuple[dict[str, Any], bool]:
+    """Run every record of `source` not yet in `target`, appending one result
+    line per record as it finishes. Returns the summary, and whether the whole
+    output (earlier runs included) holds a failure.
+
+    Ctrl-C stops taking records and lets those in flight finish; a second
+    Ctrl-C abandons them (they run again on the next resume)."""
+    done, failed_before = _completed_ids(target)
+    with open(source, encoding="utf-8") as file:
+        total = sum(1 for line in file if line.strip()) - len(done)
+    progress = _BatchProgress(max(total, 0), sys.stderr.isatty())
+    slots = asyncio.Semaphore(concurrency)
+    stopping = asyncio.Event()
+    in_flight: set[asyncio.Task[None]] = set()
+    loop = asyncio.get_running_loop()
+
+    def interrupt() -> None:
+        if stopping.is_set():
+            for task in in_flight:
+                task.cancel()
+        stopping.set()
+        print(
+            f"\nstopping: finishing {len(in_flight)} record(s) in flight "
+            "(Ctrl-C again to abandon them)",
+            file=sys.stderr,
+        )
+
+    loop.add_signal_handler(signal.SIGINT, interrupt)
+    # One set of clients for the whole batch: connections are reused.
+    clients: dict[Hashable, Any] = {}
+    with open(target, "a", encoding="utf-8") as out:
+
+        async def one(record_id: Any, inputs: dict[str, Any] | str) -> None:
+            started = time.perf_counter()
+            try:
+                if isinstance(inputs, str):
+                    raise InputError(inputs)
+                result = await run_workflow(inputs, resources=clients)
+                line = {
+                    "id": record_id,
+                    "status": "ok",
+                    "outputs": result["outputs"],
+                    "usage": result["usage"],
+                    "latency_ms": result["latency_ms"],
+                }
+            except WorkflowError as exc:
+                line = {
+                    "id": record_id,
+                    "status": "failed",
+                    "error": str(exc),
+                    "latency_ms": _elapsed_ms(started),
+                }
+            finally:
+                slots.release()
+            # One write per line and a flush: a crash loses only records in flight.
+            out.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+            out.flush()
+            progress.add(line)
+
+        try:
+            for record_id, inputs in _records(source, done):
+                await slots.acquire()
+                if stopping.is_set():
+                    break
+                task = asyncio.create_task(one(record_id, inputs))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            await asyncio.gather(*in_flight, return_exceptions=True)
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+            await close_resources(clients)
+    if progress.live:
+        sys.stderr.write("\n")
+    summary = progress.summary()
+    summary["interrupted"] = stopping.is_set()
+    return summary, failed_before + progress.failed > 0
+
+
+def _batch_line(summary: dict[str, Any]) -> str:
+    latency = summary["latency_ms"]
+    return (
+        f"{summary['records']} record(s): {summary['ok']} ok, {summary['failed']} failed; "
+        f"{_usage_line(summary['usage'])}; latency p50 {latency['p50']} ms, "
+        f"p95 {latency['p95']} ms"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 done, 1 the run (or a batch record) failed, 2 bad inputs
+    or environment, 130 interrupted."""
+    args = _parse_args(argv)
+    RATE_LIMITS.update(requests_per_minute=args.rpm, tokens_per_minute=args.tpm)
+    try:
+        _check_environment()
+        if args.batch:
+            summary, any_failed = asyncio.run(run_batch(args.batch, args.output, args.concurrency))
+            if args.json:
+                print(json.dumps(summary, indent=2))
+            else:
+                print(_batch_line(summary), file=sys.stderr)
+            if summary["interrupted"]:
+                return 130
+            return 1 if any_failed else 0
+        inputs = check_inputs(_read_inputs(args))
+        printer = _TokenPrinter() if args.stream and not args.json else None
+        result = asyncio.run(run_workflow(inputs, on_event=printer))
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except WorkflowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+        return 0
+    if printer is not None and printer.node is not None:
+        sys.stdout.write("\n")
+    else:
+        _print_result(result)
+    if result["usage"]["total_tokens"]:
+        print(f"usage: {_usage_line(result['usage'])}, {result['latency_ms']} ms", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Golden records: every example workflow's generated script, stored as a readable `.py` file.
+
+The snapshots live in `tests/__snapshots__/test_snapshots/` and are meant to be
+read in review: a template change shows up as a diff of real Python. Refresh
+them with `pytest tests/test_snapshots.py --snapshot-update` and read the diff.
+
+The cases come from the examples folder itself, so a new example (or a new
+workflow in a manifest) without a stored snapshot fails here until it has one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+
+from catalyst.compiler import compile_file
+from catalyst.loading import document_shape, read_document, workflow_ids
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "workflows"
+
+
+def example_targets() -> list[tuple[str, str | None]]:
+    """(file name, workflow id or None) for every workflow in the examples folder."""
+    targets: list[tuple[str, str | None]] = []
+    for path in sorted(EXAMPLES.glob("*.json")):
+        document, _, problems = read_document(path)
+        assert not problems, f"{path.name} does not parse: {problems}"
+        if document_shape(document) == "manifest":
+            targets.extend((path.name, workflow_id) for workflow_id in workflow_ids(document))
+        else:
+            targets.append((path.name, None))
+    return targets
+
+
+def target_id(target: tuple[str, str | None]) -> str:
+    """`summarize`, `support_triage.triage`: the name `catalyst generate DIR` writes."""
+    name, workflow_id = target
+    return Path(name).stem + (f".{workflow_id}" if workflow_id else "")
+
+
+TARGETS = example_targets()
+
+
+class PythonSourceSnapshot(SingleFileSnapshotExtension):
+    """One snapshot = one `.py` file holding the generated script verbatim."""
+
+    # syrupy 7 reads `file_extension`; 4.x-6.x read `_file_extension`.
+    file_extension = "py"
+    _file_extension = "py"
+    _write_mode = WriteMode.TEXT
+
+
+@pytest.fixture
+def script_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    return snapshot.use_extension(PythonSourceSnapshot)
+
+
+def test_examples_are_found() -> None:
+    # A broken glob must not silently turn the snapshot suite into zero cases.
+    assert len(TARGETS) >= 8
+    assert ("support_triage.json", "triage") in TARGETS
+    assert ("support_triage.json", "draft_reply") in TARGETS
+
+
+# A class, so snapshot files are named `TestGeneratedScript.test_matches_snapshot[…].py`:
+# a name starting `test_` would make pytest collect (import) the stored scripts.
+class TestGeneratedScript:
+    @pytest.mark.parametrize("target", TARGETS, ids=[target_id(t) for t in TARGETS])
+    def test_matches_snapshot(
+        self, target: tuple[str, str | None], script_snapshot: SnapshotAssertion
+    ) -> None:
+        name, workflow_id = target
+        compiled = compile_file(EXAMPLES / name, workflow_id)
+        assert compiled.source == script_snapshot
