@@ -32,6 +32,9 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     block_on_close = False
+    # Fan-outs open many connections at once; the default backlog of 5
+    # overflows on a busy machine and the client waits a second to retry.
+    request_queue_size = 128
 
     def __init__(
         self, address: tuple[str, int], family: socket.AddressFamily, state: ServerState

@@ -444,17 +444,20 @@ async def run_workflow(
         raise
 
 
-async def stream_workflow(inputs: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+async def stream_workflow(
+    inputs: dict[str, Any], *, resources: dict[Hashable, Any] | None = None
+) -> AsyncIterator[dict[str, Any]]:
     """Run the workflow, yielding events as they happen: node_started, token,
     node_finished, node_skipped, then workflow_finished (or workflow_failed).
 
     Each event is a JSON-ready dict, ready to forward as a server-sent event.
+    A server streaming many runs passes one `resources` dict to share clients.
     """
     events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
     async def drive() -> None:
         try:
-            await run_workflow(inputs, on_event=events.put_nowait)
+            await run_workflow(inputs, on_event=events.put_nowait, resources=resources)
         finally:
             events.put_nowait(None)
 

@@ -440,9 +440,12 @@ class GroqRateLimiter:
     """
 
     def __init__(self, requests_per_minute: int, tokens_per_minute: int) -> None:
-        # A bucket of one request: evenly spaced calls, never a burst that a
-        # sliding-window limit on the server would reject.
-        self.requests = AsyncLimiter(1, 60 / requests_per_minute)
+        # A small burst (a fan-out starts together), then a steady rate chosen
+        # so that no 60 s window ever holds more than the budget: a
+        # sliding-window limit on the server never sees too many.
+        burst = max(1, min(requests_per_minute // 60, 16))
+        period = 60 * burst / max(requests_per_minute - burst, 1)
+        self.requests = AsyncLimiter(burst, period)
         self.tokens = AsyncLimiter(tokens_per_minute, 60)
         self.tokens_per_minute = tokens_per_minute
         self.resume_at = 0.0
@@ -741,7 +744,9 @@ async def stream_groq_completion(
     estimate = _groq_token_estimate(request)
     await limiter.acquire(estimate)
     started = time.perf_counter()
-    parts: list[str] = []
+    # One growing buffer, not a list of small strings: a long reply arrives in
+    # thousands of few-character deltas.
+    text = bytearray()
     finish_reason, usage = None, None
     stream = await groq_client(ctx, config).chat.completions.create(**request, stream=True)
     try:
@@ -756,7 +761,7 @@ async def stream_groq_completion(
                     continue
                 choice = chunk.choices[0]
                 if choice.delta.content:
-                    parts.append(choice.delta.content)
+                    text += choice.delta.content.encode()
                     into["streamed"] = True
                     yield choice.delta.content
                 finish_reason = choice.finish_reason or finish_reason
@@ -767,7 +772,7 @@ async def stream_groq_completion(
     totals = groq_usage(usage)
     await limiter.charge(totals["total_tokens"] - estimate)
     into.update(
-        text="".join(parts),
+        text=text.decode(),
         finish_reason=finish_reason,
         model=model,
         usage=totals,
@@ -914,17 +919,20 @@ async def run_workflow(
         raise
 
 
-async def stream_workflow(inputs: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+async def stream_workflow(
+    inputs: dict[str, Any], *, resources: dict[Hashable, Any] | None = None
+) -> AsyncIterator[dict[str, Any]]:
     """Run the workflow, yielding events as they happen: node_started, token,
     node_finished, node_skipped, then workflow_finished (or workflow_failed).
 
     Each event is a JSON-ready dict, ready to forward as a server-sent event.
+    A server streaming many runs passes one `resources` dict to share clients.
     """
     events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
     async def drive() -> None:
         try:
-            await run_workflow(inputs, on_event=events.put_nowait)
+            await run_workflow(inputs, on_event=events.put_nowait, resources=resources)
         finally:
             events.put_nowait(None)
 
