@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -67,6 +67,22 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+def _lone_surrogates(value: Any, path: str = "") -> Iterator[str]:
+    """Pointers to strings (or keys) that JSON escapes turned into lone surrogates."""
+    if isinstance(value, str):
+        if any("\ud800" <= char <= "\udfff" for char in value):
+            yield path
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str) and any("\ud800" <= char <= "\udfff" for char in key):
+                yield path  # the object whose key is broken
+            else:
+                yield from _lone_surrogates(item, path + json_pointer(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _lone_surrogates(item, f"{path}/{index}")
+
+
 def document_shape(document: Any) -> str | None:
     """'manifest', 'editor-graph', or None when the document is neither."""
     if not isinstance(document, Mapping):
@@ -113,11 +129,21 @@ def load_document(
     document: Any, *, source_name: str, raw: bytes | None = None, workflow_id: str | None = None
 ) -> LoadResult:
     """Load one workflow from an already parsed document."""
+    collector = _Collector()
+    for path in _lone_surrogates(document):
+        collector.error(
+            "invalid-text",
+            "text holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape without its "
+            "pair), which is not Unicode text",
+            path,
+            hint="write the character itself, or both halves of its surrogate pair",
+        )
+    if collector.diagnostics:
+        return LoadResult(None, collector.diagnostics)
     if raw is None:
         raw = json.dumps(document, sort_keys=True, ensure_ascii=False).encode()
     digest = hashlib.sha256(raw).hexdigest()
     shape = document_shape(document)
-    collector = _Collector()
     if shape == "manifest":
         workflow = _load_manifest(document, source_name, digest, workflow_id, collector)
     elif shape == "editor-graph":
