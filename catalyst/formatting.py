@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import black
 from black.mode import TargetVersion
+
+if TYPE_CHECKING:
+    from catalyst.rendering import Part
 
 _MODE = black.Mode(line_length=100, target_versions={TargetVersion.PY311})
 
@@ -16,17 +20,19 @@ def format_source(source: str) -> str:
     return black.format_str(source, mode=_MODE)
 
 
-@lru_cache(maxsize=256)
-def _format_part(part: str) -> str:
-    return format_source(part)
+@lru_cache(maxsize=64)
+def _format_shared(text: str) -> str:
+    return format_source(text)
 
 
-def format_parts(parts: Sequence[str]) -> str:
+def format_parts(parts: Sequence[Part]) -> str:
     """Format top-level parts one by one and join them as black would.
 
     Each part is a run of whole top-level statements, so formatting them
     apart gives black's result for the whole file (a test holds the output to
     `format_source(output) == output`). The runtime parts repeat across
-    workflows and are formatted once per process.
+    workflows and are formatted once per process; a workflow's own parts are
+    never cached, so a long-running editor backend does not accumulate them.
     """
-    return "\n\n\n".join(_format_part(part).strip("\n") for part in parts) + "\n"
+    formatted = (_format_shared(p.text) if p.shared else format_source(p.text) for p in parts)
+    return "\n\n\n".join(text.strip("\n") for text in formatted) + "\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -99,7 +100,19 @@ def _node_runtimes(plan: Plan) -> list[Code]:
     return runtimes
 
 
-def render_parts(plan: Plan) -> list[str]:
+@dataclass(frozen=True)
+class Part:
+    """A run of whole top-level statements of the script.
+
+    `shared` parts (the runtime) depend only on the Catalyst version and a few
+    plan flags, so the formatter may reuse their formatted text.
+    """
+
+    text: str
+    shared: bool
+
+
+def render_parts(plan: Plan) -> list[Part]:
     """The generated script as top-level parts, in order, before formatting.
 
     The runtime parts depend only on the Catalyst version and a few plan
@@ -126,15 +139,15 @@ def render_parts(plan: Plan) -> list[str]:
         },
         inputs=inputs,
     )
-    parts = [header, _runtime("runtime.jinja", plan)]
+    parts = [Part(header, shared=False), Part(_runtime("runtime.jinja", plan), shared=True)]
     if plan.uses_expressions:
-        parts.append(_runtime("expressions.jinja", plan))
-    parts += _node_runtimes(plan)
-    parts.append(environment.get_template("workflow.jinja").render(plan=plan))
-    parts.append(_runtime("cli.jinja", plan))
+        parts.append(Part(_runtime("expressions.jinja", plan), shared=True))
+    parts += [Part(code, shared=True) for code in _node_runtimes(plan)]
+    parts.append(Part(environment.get_template("workflow.jinja").render(plan=plan), shared=False))
+    parts.append(Part(_runtime("cli.jinja", plan), shared=True))
     return parts
 
 
 def render_script(plan: Plan) -> str:
     """The generated script in one piece, before formatting."""
-    return "\n\n\n".join(part.strip("\n") for part in render_parts(plan)) + "\n"
+    return "\n\n\n".join(part.text.strip("\n") for part in render_parts(plan)) + "\n"
