@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from catalyst.compiler import Compiled, compile_file
+from catalyst.loading import document_shape, read_document, workflow_ids
 from catalyst.mock_groq import MockGroqServer, MockSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,3 +75,37 @@ def write_script(tmp_path: Path):  # type: ignore[no-untyped-def]
         return script
 
     return write
+
+
+_COMPILED: dict[str, str] = {}
+
+
+def build(tmp_path: Path, document: dict[str, Any], name: str = "workflow") -> Path:
+    """Write the workflow JSON to tmp_path, compile it (once per document), return the script."""
+    text = json.dumps(document, sort_keys=True)
+    source = tmp_path / f"{name}.json"
+    source.write_text(text, encoding="utf-8")
+    if text not in _COMPILED:
+        _COMPILED[text] = compile_file(source).source
+    script = tmp_path / f"{name}.py"
+    script.write_text(_COMPILED[text], encoding="utf-8")
+    return script
+
+
+def example_targets() -> list[tuple[str, str | None]]:
+    """(file name, workflow id or None) for every workflow in the examples folder."""
+    targets: list[tuple[str, str | None]] = []
+    for path in sorted(EXAMPLES.glob("*.json")):
+        document, _, problems = read_document(path)
+        assert not problems, f"{path.name} does not parse: {problems}"
+        if document_shape(document) == "manifest":
+            targets.extend((path.name, workflow_id) for workflow_id in workflow_ids(document))
+        else:
+            targets.append((path.name, None))
+    return targets
+
+
+def target_id(target: tuple[str, str | None]) -> str:
+    """`summarize`, `support_triage.triage`: the name `catalyst generate DIR` writes."""
+    name, workflow_id = target
+    return Path(name).stem + (f".{workflow_id}" if workflow_id else "")

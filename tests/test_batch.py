@@ -18,9 +18,8 @@ from typing import Any
 
 import certifi
 import pytest
-from conftest import ScriptRun, run_script
+from conftest import ScriptRun, build, run_script
 
-from catalyst.compiler import compile_file
 from catalyst.mock_groq import MockGroqServer
 
 pytestmark = pytest.mark.e2e
@@ -29,19 +28,6 @@ MODEL = "openai/gpt-oss-20b"
 # A client-side budget high enough that the limiter does not pace the run.
 NO_PACING = ("--rpm", "100000")
 
-_COMPILED: dict[str, str] = {}
-
-
-def build(tmp_path: Path, document: dict[str, Any], name: str = "workflow") -> Path:
-    """Write the workflow JSON to tmp_path, compile it (once per document), return the script."""
-    text = json.dumps(document, sort_keys=True)
-    source = tmp_path / f"{name}.json"
-    source.write_text(text, encoding="utf-8")
-    if text not in _COMPILED:
-        _COMPILED[text] = compile_file(source).source
-    script = tmp_path / f"{name}.py"
-    script.write_text(_COMPILED[text], encoding="utf-8")
-    return script
 
 
 def groq_workflow() -> dict[str, Any]:

@@ -24,7 +24,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import ScriptRun, run_script
+from conftest import ScriptRun, build, run_script
 
 from catalyst.compiler import compile_file
 from catalyst.groq_models import chat_model, chat_model_ids
@@ -65,20 +65,6 @@ def workflow(*nodes: dict[str, Any], edges: tuple[tuple[str, str], ...] = (),
     }
 
 
-_COMPILED: dict[str, str] = {}
-
-
-def build(tmp_path: Path, document: dict[str, Any], name: str = "workflow") -> Path:
-    """Write the workflow JSON to tmp_path, compile it, return the script's path.
-    Compiling (black included) is slow on a busy machine: one compile per document."""
-    text = json.dumps(document, sort_keys=True)
-    source = tmp_path / f"{name}.json"
-    source.write_text(text, encoding="utf-8")
-    if text not in _COMPILED:
-        _COMPILED[text] = compile_file(source).source
-    script = tmp_path / f"{name}.py"
-    script.write_text(_COMPILED[text], encoding="utf-8")
-    return script
 
 
 @pytest.fixture

@@ -13,32 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import example_targets, target_id
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from catalyst.compiler import compile_file
-from catalyst.loading import document_shape, read_document, workflow_ids
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "workflows"
-
-
-def example_targets() -> list[tuple[str, str | None]]:
-    """(file name, workflow id or None) for every workflow in the examples folder."""
-    targets: list[tuple[str, str | None]] = []
-    for path in sorted(EXAMPLES.glob("*.json")):
-        document, _, problems = read_document(path)
-        assert not problems, f"{path.name} does not parse: {problems}"
-        if document_shape(document) == "manifest":
-            targets.extend((path.name, workflow_id) for workflow_id in workflow_ids(document))
-        else:
-            targets.append((path.name, None))
-    return targets
-
-
-def target_id(target: tuple[str, str | None]) -> str:
-    """`summarize`, `support_triage.triage`: the name `catalyst generate DIR` writes."""
-    name, workflow_id = target
-    return Path(name).stem + (f".{workflow_id}" if workflow_id else "")
 
 
 TARGETS = example_targets()
