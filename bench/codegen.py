@@ -17,7 +17,7 @@ How the workflows look
     Each block of ten nodes is a small, realistic AI pipeline: a promptTemplate
     feeds three groqCompletion calls (fan-out), an editFields node merges their
     outputs (fan-in) through expressions such as
-    ``{{ nodes['b3_gen_a'].output.text }}``, a condition picks one of two
+    ``{{ nodes['b3_gen_a'].output.content }}``, a condition picks one of two
     editFields branches, a log joins them, and a last groqCompletion condenses
     the block. Block b+1 starts from block b's log and reads block b's merge
     through an expression, so the graph is one long connected DAG. Sizes that
@@ -119,22 +119,22 @@ def _block(b: int) -> tuple[list[Document], list[Document]]:
         _completion(p + "gen_a", f"Sentiment {b}", 3 * b),
         _completion(p + "gen_b", f"Key points {b}", 3 * b + 1),
         _completion(p + "gen_c", f"Critique {b}", 3 * b + 2,
-                    prompt=f"Critique this: {{{{ nodes['{p}gen_a'].output.text }}}}"),
+                    prompt=f"Critique this: {{{{ nodes['{p}gen_a'].output.content }}}}"),
         _node(p + "merge", "editFields", f"Merge {b}", {"mode": "replace", "fields": [
-            {"name": "sentiment", "value": f"{{{{ nodes['{p}gen_a'].output.text }}}}"},
-            {"name": "key_points", "value": f"{{{{ nodes['{p}gen_b'].output.text }}}}"},
-            {"name": "critique", "value": f"{{{{ nodes['{p}gen_c'].output.text }}}}"},
+            {"name": "sentiment", "value": f"{{{{ nodes['{p}gen_a'].output.content }}}}"},
+            {"name": "key_points", "value": f"{{{{ nodes['{p}gen_b'].output.content }}}}"},
+            {"name": "critique", "value": f"{{{{ nodes['{p}gen_c'].output.content }}}}"},
             {"name": "tokens", "value": f"{{{{ nodes['{p}gen_a'].output.usage.total_tokens"
                                         f" + nodes['{p}gen_b'].output.usage.total_tokens }}}}"},
             {"name": "part", "value": b},
         ]}),
         _node(p + "check", "condition", f"Positive {b}?", {
-            "expression": f"'positive' in nodes['{p}gen_a'].output.text | lower"}),
+            "expression": f"'positive' in nodes['{p}gen_a'].output.content | lower"}),
         _node(p + "keep", "editFields", f"Keep {b}", {"mode": "merge", "fields": {
             "queue": "publish",
-            "note": f"{{{{ nodes['{p}gen_b'].output.text | truncate(80) }}}}"}}),
+            "note": f"{{{{ nodes['{p}gen_b'].output.content | truncate(80) }}}}"}}),
         _node(p + "review", "editFields", f"Review {b}", {"mode": "merge", "fields": {
-            "queue": "review", "reason": f"{{{{ nodes['{p}gen_c'].output.text }}}}"}}),
+            "queue": "review", "reason": f"{{{{ nodes['{p}gen_c'].output.content }}}}"}}),
         _node(p + "log", "log", f"Log {b}", {
             "level": "info", "message": f"part {b} of {{{{ input.topic }}}} done",
             "data": {"tokens": f"{{{{ nodes['{p}merge'].output.tokens }}}}"}}),

@@ -149,7 +149,7 @@ def workflow(workflow_id: str, nodes: list[Document]) -> Document:
 def chain_workflow(length: int) -> Document:
     """Node i's prompt reads node i-1's text through an expression."""
     nodes = [completion_node("c1", "{{ input.text }}")]
-    nodes += [completion_node(f"c{i}", f"Continue: {{{{ nodes.c{i - 1}.output.text }}}}")
+    nodes += [completion_node(f"c{i}", f"Continue: {{{{ nodes.c{i - 1}.output.content }}}}")
               for i in range(2, length + 1)]
     return workflow("chain", nodes)
 
@@ -256,7 +256,7 @@ async def bench_chain(server: MockGroqServer, scripts: Path, settings: Settings)
     text = "Tell a story."
     result = await generated.run_workflow({"text": text})
     _, by_hand_text = await chain_by_hand(server.base_url, 10, text)
-    if result["outputs"]["c10"]["text"] != by_hand_text:
+    if result["outputs"]["c10"]["content"] != by_hand_text:
         raise SystemExit("chain: generated and hand-written runs disagree on the reply")
 
     async def hand() -> float:
@@ -405,7 +405,7 @@ async def _probe(module: ModuleType, attribute: bool) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    text = result["outputs"]["s"]["text"]
+    text = result["outputs"]["s"]["content"]
     figures: dict[str, Any] = {"above": peak - baseline, "text_bytes": sys.getsizeof(text),
                                "chars": len(text), "seconds": seconds, "growth": []}
     del result, text

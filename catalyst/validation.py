@@ -243,7 +243,7 @@ def _check_expressions(
         if path and path[0] in node_type.expression_fields and \
                 expressions.single_expression(source) is None:
             report("expression-syntax", f"{path[0]!r} must be a single expression",
-                   "write one expression, e.g. {{ nodes['classify'].output.text == 'yes' }}")
+                   "write one expression, e.g. {{ nodes['classify'].output.content == 'yes' }}")
         for name in analysis.unknown_names:
             report("unknown-reference", f"unknown name {name!r} in {source!r}",
                    "expressions can read input.<name>, global.<name> and nodes['<id>'].output")

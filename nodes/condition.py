@@ -14,7 +14,7 @@ class ConditionConfig(NodeConfig):
     expression: str = Field(
         min_length=1,
         description="Jinja expression, braces optional: "
-        "nodes.classify.output.text == 'urgent'",
+        "nodes.classify.output.content == 'urgent'",
     )
 
 
@@ -37,6 +37,6 @@ NODE_TYPES = (
         ),
         expression_fields=("expression",),
         output_description="{result: bool, branch: 'true' | 'false', value}",
-        example={"expression": "{{ 'urgent' in nodes.classify.output.text | lower }}"},
+        example={"expression": "{{ 'urgent' in nodes.classify.output.content | lower }}"},
     ),
 )

@@ -19,7 +19,7 @@ class EditFieldsConfig(NodeConfig):
     )
     fields: dict[str, Any] = Field(
         min_length=1,
-        description='Field name to value, e.g. {"summary": "{{ nodes.llm.output.text }}"}.',
+        description='Field name to value, e.g. {"summary": "{{ nodes.llm.output.content }}"}.',
     )
 
     @field_validator("fields", mode="before")
@@ -46,6 +46,6 @@ NODE_TYPES = (
         inputs=(Port("input", "Object", "json", "The object to update (merge mode)."),),
         outputs=(Port("output", "Object", "json", "The edited object."),),
         output_description="the edited object",
-        example={"mode": "merge", "fields": {"summary": "{{ nodes.llm.output.text }}"}},
+        example={"mode": "merge", "fields": {"summary": "{{ nodes.llm.output.content }}"}},
     ),
 )

@@ -187,7 +187,7 @@ NODE_TYPES = (
                 "Messages (or text, sent as a user message) placed before `prompt`.",
             ),
         ),
-        outputs=(Port("output", "Text", "text", "The reply text.", field="text"),),
+        outputs=(Port("output", "Text", "text", "The reply text (`content`).", field="content"),),
         supports_streaming=True,
         dependencies=("groq>=1.7,<2", "httpx>=0.23,<1", "aiolimiter>=1.1,<2"),
         imports=(
@@ -201,7 +201,7 @@ NODE_TYPES = (
         rate_limited=True,
         check=check,
         output_description=(
-            "{text, finish_reason, model, usage: {prompt_tokens, completion_tokens, "
+            "{content, finish_reason, model, usage: {prompt_tokens, completion_tokens, "
             "total_tokens}, latency_ms}"
         ),
         example={

@@ -138,7 +138,7 @@ def test_small_batch_lines_summary_and_exit_code(
     for record_id, text in (("a", "alpha"), (2, "second"), ("d", "delta")):
         line = lines[record_id]
         assert line["status"] == "ok"
-        assert line["outputs"]["llm"]["text"] == f"Mock reply to: {text}"
+        assert line["outputs"]["llm"]["content"] == f"Mock reply to: {text}"
         assert line["usage"]["total_tokens"] > 0
         assert line["usage"]["cost_usd"] > 0
         assert line["latency_ms"] >= 0
@@ -240,7 +240,7 @@ def test_torn_last_line_is_repaired_and_redone(
     source = write_records(tmp_path / "in.jsonl", 5)
     target = tmp_path / "out.jsonl"
     # An earlier run finished r0..r2 and was killed while writing r3's line.
-    done = [{"id": f"r{i}", "status": "ok", "outputs": {"llm": {"text": "earlier"}},
+    done = [{"id": f"r{i}", "status": "ok", "outputs": {"llm": {"content": "earlier"}},
              "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
              "latency_ms": 1.0} for i in range(4)]
     whole = [json.dumps(line) + "\n" for line in done]
@@ -252,9 +252,9 @@ def test_torn_last_line_is_repaired_and_redone(
     assert sorted(requested_texts(groq_server)) == ["record 3", "record 4"]
     lines = read_output(target)
     assert ids_of(lines) == {f"r{i}": 1 for i in range(5)}
-    assert [line["outputs"]["llm"]["text"] for line in lines[:3]] == ["earlier"] * 3
+    assert [line["outputs"]["llm"]["content"] for line in lines[:3]] == ["earlier"] * 3
     redone = {line["id"]: line for line in lines[3:]}
-    assert redone["r3"]["outputs"]["llm"]["text"] == "Mock reply to: record 3"
+    assert redone["r3"]["outputs"]["llm"]["content"] == "Mock reply to: record 3"
 
 
 # -- at volume, under faults, killed and interrupted ----------------------------------

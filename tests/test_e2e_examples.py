@@ -196,7 +196,7 @@ def test_summarize_json_reports_outputs_usage_latency_and_nodes(
     output = result["outputs"]["groq-1"]
     assert list(result["outputs"]) == ["groq-1"]
     # The mock collapses whitespace when it quotes the message back.
-    assert output["text"] == REPLY + "Summarise: Groq runs LPUs."
+    assert output["content"] == REPLY + "Summarise: Groq runs LPUs."
     assert output["finish_reason"] == "stop"
     assert output["model"] == "openai/gpt-oss-20b"
     assert output["usage"] == usage
@@ -732,7 +732,7 @@ def test_stream_workflow_yields_events_in_order(
     finished = events[last_token + 1]
     assert finished["usage"] == mock_usage(body)
     assert isinstance(finished["latency_ms"], float)
-    assert events[-1]["result"]["outputs"]["groq-1"]["text"] == reply
+    assert events[-1]["result"]["outputs"]["groq-1"]["content"] == reply
 
 
 def test_sdk_retries_a_rate_limited_call(
@@ -765,5 +765,5 @@ def test_library_runs_in_two_event_loops_cleanly(
         warnings.simplefilter("always")
         for text in ("first", "second"):
             result = asyncio.run(module.run_workflow({"text": text}))
-            assert result["outputs"]["groq-1"]["text"] == REPLY + f"Summarise: {text}"
+            assert result["outputs"]["groq-1"]["content"] == REPLY + f"Summarise: {text}"
     assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []

@@ -84,7 +84,7 @@ def test_planning_is_deterministic() -> None:
 
 
 def test_expression_reference_orders_without_an_edge() -> None:
-    document = graph(log_node("report", message="{{ nodes.llm.output.text }}"),
+    document = graph(log_node("report", message="{{ nodes.llm.output.content }}"),
                      groq_node("llm", prompt="hi"))
 
     result = plan(document)
@@ -96,7 +96,7 @@ def test_expression_reference_orders_without_an_edge() -> None:
 
 def test_bare_condition_expression_orders_after_the_node_it_reads() -> None:
     document = graph(groq_node("llm", prompt="hi"),
-                     condition_node("check", "nodes.llm.output.text == 'yes'"),
+                     condition_node("check", "nodes.llm.output.content == 'yes'"),
                      log_node("yes"), edges=[edge("check", "yes", source_handle="true")])
 
     result = plan(document)
@@ -118,7 +118,7 @@ def test_links_carry_the_output_field_of_the_source_port() -> None:
 
     assert links_of(result, "left") == {"input": (PlannedLink("prompt", "messages", None),)}
     assert links_of(result, "merge") == {"input": (
-        PlannedLink("left", "text", None), PlannedLink("right", "text", None))}
+        PlannedLink("left", "content", None), PlannedLink("right", "content", None))}
 
 
 def test_condition_links_carry_their_branch() -> None:

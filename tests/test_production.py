@@ -135,7 +135,7 @@ def test_retries_after_rate_limits_succeed(tmp_path: Path, groq_server: MockGroq
         assert retried.received_at - refused.received_at < 0.3
     result = json.loads(run.stdout)
     assert {result["nodes"][node]["status"] for node in ("first", "second", "third")} == {"ok"}
-    assert result["outputs"]["third"]["text"].startswith("Mock reply to: ")
+    assert result["outputs"]["third"]["content"].startswith("Mock reply to: ")
 
 
 def _seed_failing_first_request_only(**faults: Any) -> int:
@@ -165,7 +165,7 @@ def test_retries_after_server_error_succeed(tmp_path: Path, groq_server: MockGro
     assert requests[0].status in (500, 502, 503)
     assert requests[1].status == 200
     assert [r.retry_count for r in requests] == [0, 1]
-    assert json.loads(run.stdout)["outputs"]["llm"]["text"] == "Mock reply to: hello"
+    assert json.loads(run.stdout)["outputs"]["llm"]["content"] == "Mock reply to: hello"
 
 
 # -- errors that must fail fast -------------------------------------------------------
@@ -288,7 +288,7 @@ def test_timeout_with_on_error_continue(
 def test_timeout_with_on_error_fallback(
     tmp_path: Path, groq_server: MockGroqServer, load_script: Callable[[Path], ModuleType]
 ) -> None:
-    fallback = {"text": "unclassified", "model": None}
+    fallback = {"content": "unclassified", "model": None}
     module = load_script(build(tmp_path, _slow_workflow(
         retries=0, onError="fallback", fallbackValue=fallback)))
     groq_server.update(latency_ms=1200)
@@ -350,7 +350,7 @@ def test_cut_stream_retry_recovers(
 
     result = asyncio.run(module.run_workflow({"text": "hello there"}, on_event=on_event))
 
-    assert result["outputs"]["llm"]["text"] == "Mock reply to: hello there"
+    assert result["outputs"]["llm"]["content"] == "Mock reply to: hello there"
     assert result["nodes"]["llm"]["status"] == "ok"
     assert [e["type"] for e in events].count("node_retry") == 1
     assert len(groq_server.chat_requests()) == 2

@@ -637,8 +637,8 @@ def _print_result(result: dict[str, Any]) -> None:
     outputs = list(result["outputs"].values())
     if len(outputs) == 1 and isinstance(outputs[0], str):
         print(outputs[0])
-    elif len(outputs) == 1 and isinstance(outputs[0], dict) and "text" in outputs[0]:
-        print(outputs[0]["text"])
+    elif len(outputs) == 1 and isinstance(outputs[0], dict) and "content" in outputs[0]:
+        print(outputs[0]["content"])
     else:
         print(json.dumps(result["outputs"], indent=2, ensure_ascii=False, default=str))
 

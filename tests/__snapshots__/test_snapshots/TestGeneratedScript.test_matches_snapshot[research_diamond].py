@@ -8,7 +8,7 @@
 # ]
 # ///
 # Workflow 'Analyse a review', compiled by Catalyst 0.1.0
-# from 'research_diamond.json' (sha256 a9c00d842e6322e3).
+# from 'research_diamond.json' (sha256 9a64a5bb0aaddbd6).
 # This script does not need Catalyst: run it, read it, ship it. Regenerating
 # overwrites edits; `catalyst check` tells when it is stale.
 from __future__ import annotations
@@ -659,7 +659,7 @@ async def execute_groq_completion(
     """One chat completion on the first model that answers: the configured
     model, then each fallback model, skipping those whose breaker is open.
 
-    Returns text, finish_reason, model, usage, cost_usd, latency_ms and, when
+    Returns content, finish_reason, model, usage, cost_usd, latency_ms and, when
     a fallback was used, `fallbacks` (which models were passed over and why).
     """
     models = [config["model"], *config.get("fallback_models", [])]
@@ -721,7 +721,7 @@ async def complete_groq(
     await limiter.charge(usage["total_tokens"] - estimate)
     choice = completion.choices[0]
     return {
-        "text": choice.message.content or "",
+        "content": choice.message.content or "",
         "finish_reason": choice.finish_reason,
         "model": completion.model,
         "usage": usage,
@@ -776,7 +776,7 @@ async def stream_groq_completion(
     totals = groq_usage(usage)
     await limiter.charge(totals["total_tokens"] - estimate)
     into.update(
-        text=text.decode(),
+        content=text.decode(),
         finish_reason=finish_reason,
         model=model,
         usage=totals,
@@ -857,8 +857,8 @@ async def node_merge(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
             "mode": "replace",
             "fields": {
                 "product": "{{ input.product }}",
-                "sentiment": "{{ nodes.sentiment.output.text }}",
-                "key_points": "{{ nodes['key-points'].output.text }}",
+                "sentiment": "{{ nodes.sentiment.output.content }}",
+                "key_points": "{{ nodes['key-points'].output.content }}",
                 "tokens": (
                     "{{ nodes.sentiment.output.usage.total_tokens + "
                     "nodes['key-points'].output.usage.total_tokens }}"
@@ -889,8 +889,8 @@ STEPS = (
         node_merge,
         links={
             "input": (
-                Link("sentiment", field="text"),
-                Link("key-points", field="text"),
+                Link("sentiment", field="content"),
+                Link("key-points", field="content"),
             )
         },
     ),
@@ -1119,8 +1119,8 @@ def _print_result(result: dict[str, Any]) -> None:
     outputs = list(result["outputs"].values())
     if len(outputs) == 1 and isinstance(outputs[0], str):
         print(outputs[0])
-    elif len(outputs) == 1 and isinstance(outputs[0], dict) and "text" in outputs[0]:
-        print(outputs[0]["text"])
+    elif len(outputs) == 1 and isinstance(outputs[0], dict) and "content" in outputs[0]:
+        print(outputs[0]["content"])
     else:
         print(json.dumps(result["outputs"], indent=2, ensure_ascii=False, default=str))
 

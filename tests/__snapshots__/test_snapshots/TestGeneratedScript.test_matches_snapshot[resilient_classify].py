@@ -8,7 +8,7 @@
 # ]
 # ///
 # Workflow 'Classify tickets, resiliently', compiled by Catalyst 0.1.0
-# from 'resilient_classify.json' (sha256 a4fa34290675385e).
+# from 'resilient_classify.json' (sha256 cd444305ae49091b).
 # This script does not need Catalyst: run it, read it, ship it. Regenerating
 # overwrites edits; `catalyst check` tells when it is stale.
 from __future__ import annotations
@@ -656,7 +656,7 @@ async def execute_groq_completion(
     """One chat completion on the first model that answers: the configured
     model, then each fallback model, skipping those whose breaker is open.
 
-    Returns text, finish_reason, model, usage, cost_usd, latency_ms and, when
+    Returns content, finish_reason, model, usage, cost_usd, latency_ms and, when
     a fallback was used, `fallbacks` (which models were passed over and why).
     """
     models = [config["model"], *config.get("fallback_models", [])]
@@ -718,7 +718,7 @@ async def complete_groq(
     await limiter.charge(usage["total_tokens"] - estimate)
     choice = completion.choices[0]
     return {
-        "text": choice.message.content or "",
+        "content": choice.message.content or "",
         "finish_reason": choice.finish_reason,
         "model": completion.model,
         "usage": usage,
@@ -773,7 +773,7 @@ async def stream_groq_completion(
     totals = groq_usage(usage)
     await limiter.charge(totals["total_tokens"] - estimate)
     into.update(
-        text=text.decode(),
+        content=text.decode(),
         finish_reason=finish_reason,
         model=model,
         usage=totals,
@@ -819,7 +819,7 @@ async def node_label(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
         {
             "mode": "replace",
             "fields": {
-                "label": "{{ nodes.classify.output.text | lower }}",
+                "label": "{{ nodes.classify.output.content | lower }}",
                 "model": "{{ nodes.classify.output.model }}",
             },
         }
@@ -835,9 +835,11 @@ STEPS = (
         timeout=20.0,
         retries=3,
         on_error="fallback",
-        fallback={"text": "unclassified", "model": None},
+        fallback={"content": "unclassified", "model": None},
     ),
-    Step("label", "Label record", node_label, links={"input": (Link("classify", field="text"),)}),
+    Step(
+        "label", "Label record", node_label, links={"input": (Link("classify", field="content"),)}
+    ),
 )
 # The workflow's result: the outputs of the nodes nothing else consumes.
 SINKS: tuple[str, ...] = ("label",)
@@ -1063,8 +1065,8 @@ def _print_result(result: dict[str, Any]) -> None:
     outputs = list(result["outputs"].values())
     if len(outputs) == 1 and isinstance(outputs[0], str):
         print(outputs[0])
-    elif len(outputs) == 1 and isinstance(outputs[0], dict) and "text" in outputs[0]:
-        print(outputs[0]["text"])
+    elif len(outputs) == 1 and isinstance(outputs[0], dict) and "content" in outputs[0]:
+        print(outputs[0]["content"])
     else:
         print(json.dumps(result["outputs"], indent=2, ensure_ascii=False, default=str))
 

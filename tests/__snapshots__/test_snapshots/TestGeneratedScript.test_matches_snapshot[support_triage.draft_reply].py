@@ -8,7 +8,7 @@
 # ]
 # ///
 # Workflow 'Draft a reply', compiled by Catalyst 0.1.0
-# from 'support_triage.json' (sha256 95db96ca28d6756d).
+# from 'support_triage.json' (sha256 d23ca20965505bab).
 # This script does not need Catalyst: run it, read it, ship it. Regenerating
 # overwrites edits; `catalyst check` tells when it is stale.
 from __future__ import annotations
@@ -645,7 +645,7 @@ async def execute_groq_completion(
     """One chat completion on the first model that answers: the configured
     model, then each fallback model, skipping those whose breaker is open.
 
-    Returns text, finish_reason, model, usage, cost_usd, latency_ms and, when
+    Returns content, finish_reason, model, usage, cost_usd, latency_ms and, when
     a fallback was used, `fallbacks` (which models were passed over and why).
     """
     models = [config["model"], *config.get("fallback_models", [])]
@@ -707,7 +707,7 @@ async def complete_groq(
     await limiter.charge(usage["total_tokens"] - estimate)
     choice = completion.choices[0]
     return {
-        "text": choice.message.content or "",
+        "content": choice.message.content or "",
         "finish_reason": choice.finish_reason,
         "model": completion.model,
         "usage": usage,
@@ -762,7 +762,7 @@ async def stream_groq_completion(
     totals = groq_usage(usage)
     await limiter.charge(totals["total_tokens"] - estimate)
     into.update(
-        text=text.decode(),
+        content=text.decode(),
         finish_reason=finish_reason,
         model=model,
         usage=totals,
@@ -1025,8 +1025,8 @@ def _print_result(result: dict[str, Any]) -> None:
     outputs = list(result["outputs"].values())
     if len(outputs) == 1 and isinstance(outputs[0], str):
         print(outputs[0])
-    elif len(outputs) == 1 and isinstance(outputs[0], dict) and "text" in outputs[0]:
-        print(outputs[0]["text"])
+    elif len(outputs) == 1 and isinstance(outputs[0], dict) and "content" in outputs[0]:
+        print(outputs[0]["content"])
     else:
         print(json.dumps(result["outputs"], indent=2, ensure_ascii=False, default=str))
 

@@ -8,7 +8,7 @@
 # ]
 # ///
 # Workflow 'Triage a message', compiled by Catalyst 0.1.0
-# from 'support_triage.json' (sha256 95db96ca28d6756d).
+# from 'support_triage.json' (sha256 d23ca20965505bab).
 # This script does not need Catalyst: run it, read it, ship it. Regenerating
 # overwrites edits; `catalyst check` tells when it is stale.
 from __future__ import annotations
@@ -671,7 +671,7 @@ async def execute_groq_completion(
     """One chat completion on the first model that answers: the configured
     model, then each fallback model, skipping those whose breaker is open.
 
-    Returns text, finish_reason, model, usage, cost_usd, latency_ms and, when
+    Returns content, finish_reason, model, usage, cost_usd, latency_ms and, when
     a fallback was used, `fallbacks` (which models were passed over and why).
     """
     models = [config["model"], *config.get("fallback_models", [])]
@@ -733,7 +733,7 @@ async def complete_groq(
     await limiter.charge(usage["total_tokens"] - estimate)
     choice = completion.choices[0]
     return {
-        "text": choice.message.content or "",
+        "content": choice.message.content or "",
         "finish_reason": choice.finish_reason,
         "model": completion.model,
         "usage": usage,
@@ -788,7 +788,7 @@ async def stream_groq_completion(
     totals = groq_usage(usage)
     await limiter.charge(totals["total_tokens"] - estimate)
     into.update(
-        text=text.decode(),
+        content=text.decode(),
         finish_reason=finish_reason,
         model=model,
         usage=totals,
@@ -852,7 +852,7 @@ async def node_classify(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
 
 # generation 3 · node 'is_urgent' · 'Urgent?' ('condition')
 async def node_is_urgent(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
-    config = ctx.resolve({"expression": "{{ 'urgent' in nodes.classify.output.text | lower }}"})
+    config = ctx.resolve({"expression": "{{ 'urgent' in nodes.classify.output.content | lower }}"})
     return await execute_condition(ctx, config, inputs)
 
 
@@ -865,7 +865,7 @@ async def node_escalate(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
                 "queue": "escalations",
                 "team": "{{ global.TEAM }}",
                 "customer": "{{ input.customer }}",
-                "reason": "{{ nodes.classify.output.text }}",
+                "reason": "{{ nodes.classify.output.content }}",
             },
         }
     )
@@ -896,7 +896,10 @@ STEPS = (
     Step("http", "POST /api/v1/triage", node_http),
     Step("classify", "Classify urgency", node_classify, after=("http",), timeout=30.0),
     Step(
-        "is_urgent", "Urgent?", node_is_urgent, links={"input": (Link("classify", field="text"),)}
+        "is_urgent",
+        "Urgent?",
+        node_is_urgent,
+        links={"input": (Link("classify", field="content"),)},
     ),
     Step(
         "escalate",
@@ -1148,8 +1151,8 @@ def _print_result(result: dict[str, Any]) -> None:
     outputs = list(result["outputs"].values())
     if len(outputs) == 1 and isinstance(outputs[0], str):
         print(outputs[0])
-    elif len(outputs) == 1 and isinstance(outputs[0], dict) and "text" in outputs[0]:
-        print(outputs[0]["text"])
+    elif len(outputs) == 1 and isinstance(outputs[0], dict) and "content" in outputs[0]:
+        print(outputs[0]["content"])
     else:
         print(json.dumps(result["outputs"], indent=2, ensure_ascii=False, default=str))
 
