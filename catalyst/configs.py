@@ -7,14 +7,19 @@ error here; its raw text is kept and the generated script evaluates it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
 from catalyst import expressions
+from catalyst.config_types import decode_json_text, is_json_text_field, is_secret_field
 from catalyst.diagnostics import Diagnostic, json_pointer
+from catalyst.keys import looks_like_key
 from catalyst.model import Node
 from catalyst.registry import NodeType
 
@@ -31,13 +36,59 @@ class NormalisedConfig:
         return any(True for _ in expressions.template_strings(self.values))
 
 
-def normalise_config(
-    node: Node, node_type: NodeType, problems: list[Diagnostic]
-) -> NormalisedConfig | None:
+@dataclass(frozen=True)
+class PreparedConfig:
+    """A node's config as written, with the other spellings' encodings undone.
+
+    Expression fields have their braces, JSON-text fields hold their value
+    (`text_fields` names those that arrived as text: a pointer into their
+    value does not exist in the file, so problems point at the field).
+    """
+
+    values: dict[str, Any]
+    text_fields: frozenset[str]
+    ok: bool
+
+
+def prepare_config(node: Node, node_type: NodeType, problems: list[Diagnostic]) -> PreparedConfig:
     raw = dict(node.config)
-    for name in node_type.expression_fields:
-        if isinstance(raw.get(name), str):
-            raw[name] = expressions.as_expression(raw[name])
+    model_class = node_type.config_model
+    text_fields: set[str] = set()
+    ok = True
+    for key, value in node.config.items():
+        name = field_name(model_class, key)
+        field = model_class.model_fields.get(name)
+        if not isinstance(value, str) or field is None:
+            continue
+        if name in node_type.expression_fields:
+            raw[key] = expressions.as_expression(value)
+        elif is_json_text_field(field) and expressions.single_expression(value) is None:
+            try:
+                raw[key] = decode_json_text(value)
+            except PydanticCustomError as exc:
+                ok = False
+                problems.append(Diagnostic(
+                    "invalid-json-text", f"{key}: the text is {exc.message()}",
+                    node.config_path + json_pointer(key), node_id=node.id,
+                    hint=f"write {key} as JSON (e.g. {_json_example(field)}), as text or as a "
+                    "value",
+                ))
+                continue
+            text_fields.add(key)
+    return PreparedConfig(raw, frozenset(text_fields), ok)
+
+
+def _json_example(field: FieldInfo) -> str:
+    examples = field.examples or []
+    return json.dumps(examples[0], ensure_ascii=False) if examples else '{"name": "value"}'
+
+
+def normalise_config(
+    node: Node, node_type: NodeType, prepared: PreparedConfig, problems: list[Diagnostic]
+) -> NormalisedConfig | None:
+    if not prepared.ok:
+        return None
+    raw = dict(prepared.values)
     model_class = node_type.config_model
     try:
         return _normalised(model_class, raw, deferred=set())
@@ -48,10 +99,15 @@ def normalise_config(
     for error in errors:
         path = _data_path(raw, error["loc"])
         value = _lookup(raw, path)
-        if isinstance(value, str) and expressions.is_template(value) and path:
+        field = model_class.model_fields.get(field_name(model_class, str(path[0]))) if path \
+            else None
+        secret = field is not None and is_secret_field(field)
+        if isinstance(value, str) and expressions.is_template(value) and path and not secret:
             # Checked when the script runs, once the expression has a value.
             deferred.add(str(path[0]))
             continue
+        if path and str(path[0]) in prepared.text_fields:
+            path = path[:1]
         pointer = node.config_path + json_pointer(*path)
         if (pointer, error["type"]) in reported:
             continue  # one report per field, however many union branches failed
@@ -82,7 +138,7 @@ def _normalised(
     model = model_class.model_validate(static)
     values = model.model_dump(exclude_none=True)
     for key in deferred:
-        values[_field_name(model_class, key)] = raw[key]
+        values[field_name(model_class, key)] = raw[key]
     ordered = {name: values[name] for name in model_class.model_fields if name in values}
     ordered.update((key, value) for key, value in values.items() if key not in ordered)
     return NormalisedConfig(model, ordered)
@@ -90,10 +146,10 @@ def _normalised(
 
 def keys_as_written(model_class: type[BaseModel], raw: dict[str, Any]) -> dict[str, str]:
     """Field name -> the key the file used for it."""
-    return {_field_name(model_class, key): key for key in raw}
+    return {field_name(model_class, key): key for key in raw}
 
 
-def _field_name(model_class: type[BaseModel], key: str) -> str:
+def field_name(model_class: type[BaseModel], key: str) -> str:
     for name, field in model_class.model_fields.items():
         alias = field.validation_alias
         if key in (name, field.alias) or (
@@ -143,7 +199,7 @@ def _shown(value: Any) -> str:
     # Echo small, harmless values only: the input could be a pasted secret.
     if isinstance(value, (int, float, bool)) or value is None:
         return f" (got {value!r})"
-    if isinstance(value, str) and len(value) <= 40 and "gsk_" not in value:
+    if isinstance(value, str) and len(value) <= 40 and not looks_like_key(value):
         return f" (got {value!r})"
     return ""
 
@@ -180,6 +236,9 @@ def _diagnostic(
     if kind == "extra_forbidden":
         return Diagnostic("unknown-config-field", f"{owner} has no field {field!r}", pointer,
                           node_id=node_id, hint=_fields_hint(model_class))
+    if kind.startswith("missing_"):
+        return Diagnostic("missing-config", error["msg"], pointer, node_id=node_id,
+                          hint=_fields_hint(model_class))
     if kind == "missing":
         description = ""
         top = model_class.model_fields.get(str(path[0])) if path else None
@@ -191,8 +250,9 @@ def _diagnostic(
     context = error.get("ctx") or {}
     if kind == "literal_error" and "expected" in context:
         hint = f"use one of: {context['expected']}"
-    elif kind == "model_type" and "SecretRef" in error["msg"]:
-        hint = 'name the environment variable that holds it: {"$secret": "GROQ_API_KEY"}'
+    elif kind in ("secret_reference", "model_type") and "ecret" in error["msg"]:
+        hint = 'name the environment variable that holds it: "GROQ_API_KEY" or ' \
+            '{"$secret": "GROQ_API_KEY"}'
     elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         hint = "allowed range: " + _range(model_class, path)
     code = "out-of-range" if "than" in kind else "invalid-config"
@@ -202,7 +262,7 @@ def _diagnostic(
 
 
 def _range(model_class: type[BaseModel], path: tuple[str | int, ...]) -> str:
-    name = _field_name(model_class, str(path[0])) if path else ""
+    name = field_name(model_class, str(path[0])) if path else ""
     field = model_class.model_fields.get(name)
     low = high = None
     for item in field.metadata if field else ():

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from catalyst.keys import redact
+
 Severity = Literal["error", "warning"]
-
-
-_SECRET = re.compile(r"gsk_[A-Za-z0-9]+")
-
-
-def redact(text: str) -> str:
-    """`text` with anything that looks like a Groq key cut to `gsk_…`."""
-    return _SECRET.sub("gsk_…", text)
 
 
 def json_pointer(*parts: str | int) -> str:
@@ -41,7 +34,7 @@ class Diagnostic:
         # A pasted key must not travel further in a report than in the file.
         for name in ("message", "hint"):
             text = getattr(self, name)
-            if text is not None and "gsk_" in text:
+            if text is not None:
                 object.__setattr__(self, name, redact(text))
 
     @property

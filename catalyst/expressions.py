@@ -63,24 +63,70 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class OutputPath:
+    """A read of another node: `nodes.x.output.a[0]['b']` is node "x",
+    attribute "output", keys ("a", 0, "b"). Keys stop where one is computed."""
+
+    node: str
+    attribute: str | None
+    keys: tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
 class Analysis:
     references: tuple[Reference, ...]
     unknown_names: tuple[str, ...]
     syntax_error: str | None = None
+    output_paths: tuple[OutputPath, ...] = ()
 
 
-def analyse(source: str) -> Analysis:
-    """Parse one config string and list the names it uses."""
+def analyse(source: str, extra_names: frozenset[str] = frozenset()) -> Analysis:
+    """Parse one config string and list the names it uses.
+
+    `extra_names` are names the node adds to its own scope (a promptTemplate's
+    `variables`). Parsing never evaluates anything.
+    """
     try:
         template = _ENVIRONMENT.parse(source)
     except TemplateSyntaxError as exc:
         where = f" (line {exc.lineno})" if source.count("\n") else ""
         return Analysis((), (), f"{exc.message}{where}")
     references = tuple(_references(template))
-    allowed = set(ROOTS) | set(_ENVIRONMENT.globals)
+    allowed = set(ROOTS) | set(_ENVIRONMENT.globals) | extra_names
     unknown = sorted(name for name in meta.find_undeclared_variables(template)
                      if name not in allowed)
-    return Analysis(references, tuple(unknown))
+    return Analysis(references, tuple(unknown), output_paths=tuple(_output_paths(template)))
+
+
+def _output_paths(template: ast.Template) -> Iterator[OutputPath]:
+    parents: dict[int, ast.Node] = {}
+    names: list[ast.Name] = []
+    for node, parent in _walk(template, None):
+        if parent is not None:
+            parents[id(node)] = parent
+        if isinstance(node, ast.Name) and node.ctx == "load" and node.name == "nodes":
+            names.append(node)
+    for name in names:
+        keys: list[str | int] = []
+        current: ast.Node = name
+        while True:
+            parent = parents.get(id(current))
+            if isinstance(parent, ast.Getattr) and parent.node is current:
+                keys.append(parent.attr)
+            elif (isinstance(parent, ast.Getitem) and parent.node is current
+                  and isinstance(parent.arg, ast.Const)
+                  and isinstance(parent.arg.value, (str, int))
+                  and not isinstance(parent.arg.value, bool)):
+                keys.append(parent.arg.value)
+            else:
+                break
+            current = parent
+        call = parents.get(id(current))
+        if isinstance(call, ast.Call) and call.node is current and isinstance(current, ast.Getattr):
+            keys.pop()  # a method (`.items()`, `.upper()`), not a key of the output
+        if keys and isinstance(keys[0], str):
+            attribute = keys[1] if len(keys) > 1 and isinstance(keys[1], str) else None
+            yield OutputPath(keys[0], attribute, tuple(keys[2:]))
 
 
 def _references(template: ast.Template) -> Iterator[Reference]:

@@ -11,12 +11,23 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
+from catalyst.config_types import ENV_NAME
 from catalyst.diagnostics import Diagnostic, json_pointer
-from catalyst.model import INPUT_TYPES, Edge, InputSpec, InputType, Node, Workflow
+from catalyst.keys import find_key
+from catalyst.model import (
+    INPUT_TYPES,
+    Edge,
+    InputSpec,
+    InputType,
+    Node,
+    SecretSpec,
+    Trigger,
+    Workflow,
+)
 
 _RUN_SETTING_KEYS = ("timeout", "retries", "onError", "fallbackValue")
 
@@ -83,6 +94,23 @@ def _lone_surrogates(value: Any, path: str = "") -> Iterator[str]:
             yield from _lone_surrogates(item, f"{path}/{index}")
 
 
+def _pasted_keys(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(pointer, provider) for every string or object key that holds an API key."""
+    if isinstance(value, str):
+        provider = find_key(value)
+        if provider is not None:
+            yield path, provider
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            provider = find_key(key) if isinstance(key, str) else None
+            if provider is not None:
+                yield path, provider  # the object holding the key; the key itself is secret
+            yield from _pasted_keys(item, path + json_pointer(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _pasted_keys(item, f"{path}/{index}")
+
+
 def document_shape(document: Any) -> str | None:
     """'manifest', 'editor-graph', or None when the document is neither."""
     if not isinstance(document, Mapping):
@@ -140,6 +168,7 @@ def load_document(
         )
     if collector.diagnostics:
         return LoadResult(None, collector.diagnostics)
+    pasted = list(_pasted_keys(document))
     if raw is None:
         raw = json.dumps(document, sort_keys=True, ensure_ascii=False).encode()
     digest = hashlib.sha256(raw).hexdigest()
@@ -165,7 +194,26 @@ def load_document(
             "",
         )
         workflow = None
+    # A key in a workflow file leaks with every copy of the file, wherever it sits.
+    for path, provider in pasted:
+        node = _node_at(workflow, path)
+        collector.error(
+            "literal-secret",
+            f"this value looks like a {provider} API key; workflow files must not hold "
+            "secrets",
+            path,
+            node_id=node,
+            hint="set the key in an environment variable and name it in the secret field: "
+            '"apiKey": "GROQ_API_KEY" (or {"$secret": "GROQ_API_KEY"})',
+        )
     return LoadResult(workflow, collector.diagnostics)
+
+
+def _node_at(workflow: Workflow | None, pointer: str) -> str | None:
+    for node in workflow.nodes if workflow else ():
+        if pointer == node.path or pointer.startswith(node.path + "/"):
+            return node.id
+    return None
 
 
 def _load_manifest(
@@ -215,11 +263,47 @@ def _load_manifest(
         return None
     raw_globals = document.get("globalVariables") or {}
     globals_ = collector.mapping(raw_globals, "/globalVariables", "`globalVariables`") or {}
-    raw_secrets = document.get("secrets") or {}
-    secrets = collector.mapping(raw_secrets, "/secrets", "`secrets`") or {}
+    secrets = _load_secrets(document.get("secrets"), collector)
+    raw_config = document.get("config") or {}
+    project_config = collector.mapping(raw_config, "/config", "`config`") or {}
     entry.setdefault("id", workflow_id)
-    return _load_graph(entry, base, source_name, digest, globals_, tuple(sorted(secrets)),
-                       collector, graph=False)
+    workflow = _load_graph(entry, base, source_name, digest, globals_, secrets,
+                           collector, graph=False)
+    trigger = _load_trigger(entry.get("trigger"), base + "/trigger", collector)
+    return replace(workflow, trigger=trigger, project_config=project_config)
+
+
+def _load_secrets(raw: Any, collector: _Collector) -> tuple[SecretSpec, ...]:
+    declared = collector.mapping(raw or {}, "/secrets", "`secrets`") or {}
+    specs = []
+    for name, value in sorted(declared.items()):
+        path = "/secrets" + json_pointer(name)
+        spec = collector.mapping(value if value is not None else {}, path, f"secret {name!r}")
+        if spec is None:
+            continue
+        if not ENV_NAME.match(name):
+            collector.error("invalid-secret-name", f"secret {name!r} is not an environment "
+                            "variable name", path,
+                            hint="use letters, digits and _, not starting with a digit")
+            continue
+        description = spec.get("description")
+        specs.append(SecretSpec(name, spec.get("required") is not False,
+                                description if isinstance(description, str) else ""))
+    return tuple(specs)
+
+
+def _load_trigger(raw: Any, path: str, collector: _Collector) -> Trigger | None:
+    if raw is None:
+        return None
+    entry = collector.mapping(raw, path, "`trigger`")
+    if entry is None:
+        return None
+    trigger_type = collector.text(entry.get("type"), path + "/type", "the trigger's `type`")
+    config = collector.mapping(entry.get("config") or {}, path + "/config",
+                               "the trigger's `config`")
+    if trigger_type is None or config is None:
+        return None
+    return Trigger(trigger_type, config, path)
 
 
 def _load_graph(
@@ -228,7 +312,7 @@ def _load_graph(
     source_name: str,
     digest: str,
     globals_: dict[str, Any],
-    secrets: tuple[str, ...],
+    secrets: tuple[SecretSpec, ...],
     collector: _Collector,
     *,
     graph: bool,
@@ -238,6 +322,7 @@ def _load_graph(
     inputs = _load_inputs(entry.get("input"), base, collector)
     output = entry.get("output")
     output_type = output.get("type", "json") if isinstance(output, Mapping) else "json"
+    output_format = output.get("format") if isinstance(output, Mapping) else None
     execution = entry.get("executionConfig")
     workflow_id = entry.get("id")
     name = entry.get("name")
@@ -255,6 +340,7 @@ def _load_graph(
         source_sha256=digest,
         path=base,
         output_type=str(output_type),
+        output_format=output_format if isinstance(output_format, str) else None,
         execution=dict(execution) if isinstance(execution, Mapping) else {},
     )
 

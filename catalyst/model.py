@@ -28,6 +28,24 @@ class InputSpec:
 
 
 @dataclass(frozen=True)
+class SecretSpec:
+    """A secret the project declares (manifest `secrets`): an environment variable."""
+
+    name: str
+    required: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """How a manifest workflow is started (`trigger`): a trigger type and its config."""
+
+    type: str
+    config: dict[str, Any]
+    path: str
+
+
+@dataclass(frozen=True)
 class Node:
     """A node as drawn: type, label and raw configuration (validated later)."""
 
@@ -72,13 +90,18 @@ class Workflow:
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
     globals: dict[str, Any]
-    secrets: tuple[str, ...]
+    secrets: tuple[SecretSpec, ...]
     source_name: str
     source_sha256: str
     # Pointer prefix of the workflow inside its file ("" for an editor graph).
     path: str = ""
     output_type: str = "json"
+    # How a streamed result goes out: "sse" or "ndjson" (manifest `output.format`).
+    output_format: str | None = None
     execution: dict[str, Any] = field(default_factory=dict)
+    trigger: Trigger | None = None
+    # The project's deployment settings (manifest `config`: runtime, framework, port).
+    project_config: dict[str, Any] = field(default_factory=dict)
 
     def node(self, node_id: str) -> Node | None:
         for node in self.nodes:

@@ -18,7 +18,7 @@ from catalyst import __version__
 from catalyst.identifiers import IdentifierResolver
 from catalyst.literals import Code
 from catalyst.model import InputSpec, Workflow
-from catalyst.registry import NodeType
+from catalyst.registry import NodeType, needs_conversion
 from catalyst.run_settings import DEFAULT_RETRIES, NodePolicy, RunPolicy
 from catalyst.validation import CheckedWorkflow
 
@@ -55,6 +55,8 @@ class PlannedLink:
     source: str
     field: str | None
     branch: str | None
+    # The target port's type when the value must be converted on arrival.
+    to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class Plan:
     imports: ImportBlock
     dependencies: tuple[str, ...]
     env_vars: tuple[str, ...]
+    # Every secret the script reads or the project declares: name -> description.
+    secrets: tuple[tuple[str, str], ...]
     sinks: tuple[str, ...]
     uses_expressions: bool
     policy: RunPolicy
@@ -148,8 +152,10 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
         if not port.data:
             after[wire.edge.target].add(wire.edge.source)
             continue
+        target_type = wire.target_port.type
         links[wire.edge.target][wire.target_port.id].append(
-            PlannedLink(wire.edge.source, port.field, port.id if port.branch else None)
+            PlannedLink(wire.edge.source, port.field, port.id if port.branch else None,
+                        target_type if needs_conversion(port.type, target_type) else None)
         )
     resolver = IdentifierResolver()
     planned = []
@@ -183,6 +189,7 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
         for node in planned
         if not node.node_type.is_trigger and graph.out_degree(node.id) == 0
     )
+    env_vars = tuple(sorted({name for n in planned for name in _secret_names(n.config)}))
     return Plan(
         workflow=workflow,
         nodes=tuple(planned),
@@ -190,11 +197,18 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
         node_types=node_types,
         imports=_imports(node_types, uses_expressions),
         dependencies=_dependencies(node_types, uses_expressions),
-        env_vars=tuple(sorted({name for n in planned for name in _secret_names(n.config)})),
+        env_vars=env_vars,
+        secrets=_secrets(workflow, env_vars),
         sinks=sinks,
         uses_expressions=uses_expressions,
         policy=checked.policy,
     )
+
+
+def _secrets(workflow: Workflow, env_vars: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    described = {spec.name: spec.description for spec in workflow.secrets}
+    names = sorted(set(env_vars) | set(described))
+    return tuple((name, described.get(name, "")) for name in names)
 
 
 def _sources(links: dict[str, list[PlannedLink]]) -> set[str]:

@@ -18,8 +18,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from catalyst.config_types import key_aliases
 from catalyst.diagnostics import Diagnostic, json_pointer
 from catalyst.identifiers import snake_case
+from catalyst.shapes import Schema
 
 PortType = Literal["text", "messages", "json", "any"]
 PORT_TYPES: tuple[PortType, ...] = ("text", "messages", "json", "any")
@@ -57,13 +59,55 @@ class Port:
             data["ordersOnly"] = True
         return data
 
+    def accepts(self) -> dict[str, dict[str, Any]]:
+        """For an input port: how a value of each port type is converted on arrival."""
+        accepted: dict[str, dict[str, Any]] = {}
+        for source in PORT_TYPES:
+            rule = conversion(source, self.type)
+            accepted[source] = {"conversion": rule.description, "lossy": rule.lossy}
+        return accepted
 
-def ports_compatible(source: PortType, target: PortType) -> bool:
-    """Whether a value of the source port's type may feed the target port."""
-    if source == target or "any" in (source, target) or target == "json":
-        return True
-    # Plain text becomes a user message.
-    return source == "text" and target == "messages"
+
+@dataclass(frozen=True)
+class Conversion:
+    """How a value of one port type arrives at a port of another type.
+
+    As in the original editor, any output may feed any input; the generated
+    runtime converts the value (`to_port_type` in templates/runtime.jinja).
+    A conversion that drops information is a warning, never a refusal.
+    """
+
+    description: str
+    lossy: bool = False
+
+
+_AS_IS = Conversion("passed as it is")
+CONVERSIONS: Mapping[tuple[PortType, PortType], Conversion] = {
+    ("text", "messages"): Conversion("the text as one user message"),
+    ("json", "messages"): Conversion(
+        "its `messages` if it has them, else the value as JSON text in one user message"
+    ),
+    ("any", "messages"): Conversion(
+        "messages as they are; text as one user message; an object's `messages`, else the "
+        "value as JSON text in one user message"
+    ),
+    ("messages", "text"): Conversion(
+        "the message contents joined by blank lines (roles are dropped)", lossy=True
+    ),
+    ("json", "text"): Conversion("the value as JSON text (text stays text)"),
+    ("any", "text"): Conversion("text as it is; anything else as JSON text"),
+}
+
+
+def conversion(source: PortType, target: PortType) -> Conversion:
+    """What happens to a `source` value arriving at a `target` port."""
+    if source == target or target in ("any", "json"):
+        return _AS_IS
+    return CONVERSIONS.get((source, target), _AS_IS)
+
+
+def needs_conversion(source: PortType, target: PortType) -> bool:
+    return target in ("text", "messages") and source != target
 
 
 @dataclass(frozen=True)
@@ -82,6 +126,26 @@ class NodeCheckContext:
 
 
 NodeCheck = Callable[[Any, NodeCheckContext], Sequence[Diagnostic]]
+
+
+@dataclass(frozen=True)
+class ShapeContext:
+    """What decides the shape of one node's output: its config and what flows in."""
+
+    config: BaseModel
+    # Input port id -> the shape of the value arriving there.
+    inputs: Mapping[str, Schema]
+    # The workflow's inputs, as an object shape (what triggers hand on).
+    workflow_inputs: Schema
+
+
+@dataclass(frozen=True)
+class ImpliedEdge:
+    """An edge a node's config implies (condition `trueTarget`): drawn or not, it exists."""
+
+    source_handle: str
+    target: str
+    field: str
 
 
 @dataclass(frozen=True)
@@ -115,6 +179,14 @@ class NodeType:
     # Constants the template writes into the script (e.g. a model table),
     # passed to its `runtime(plan, data)` macro.
     template_data: Callable[[], Mapping[str, Any]] | None = None
+    # The shape of the output (JSON Schema), published in the catalog;
+    # `output_shape` refines it for one node from its config and inputs.
+    output_schema: Schema = field(default_factory=dict)
+    output_shape: Callable[[ShapeContext], Schema] | None = None
+    # A config field (an object) whose keys become names in the node's other
+    # expressions: a promptTemplate's `variables`.
+    scope_field: str | None = None
+    implied_edges: Callable[[Any], Sequence[ImpliedEdge]] | None = None
 
     @property
     def function_suffix(self) -> str:
@@ -127,6 +199,9 @@ class NodeType:
     def output_port(self, port_id: str) -> Port | None:
         return next((p for p in self.outputs if p.id == port_id), None)
 
+    def shape_of_output(self, context: ShapeContext) -> Schema:
+        return self.output_shape(context) if self.output_shape else self.output_schema
+
     def catalog_entry(self) -> dict[str, Any]:
         """What the editor needs to draw the palette entry and the config form."""
         return {
@@ -136,15 +211,28 @@ class NodeType:
             "description": self.description,
             "icon": self.icon,
             "color": self.color,
-            "inputs": [port.to_dict() for port in self.inputs],
+            "inputs": [{**port.to_dict(), "accepts": port.accepts()} for port in self.inputs],
             "outputs": [port.to_dict() for port in self.outputs],
-            "configSchema": self.config_model.model_json_schema(by_alias=True),
+            "configSchema": config_schema(self.config_model),
             "supportsStreaming": self.supports_streaming,
             "isTrigger": self.is_trigger,
             "dependencies": list(self.dependencies),
             "output": self.output_description,
+            "outputSchema": dict(self.output_schema),
             "example": dict(self.example),
         }
+
+
+def config_schema(model: builtins.type[BaseModel]) -> dict[str, Any]:
+    """The config's JSON Schema, each property listing the other spellings it accepts:
+    `x-aliases` (keys), `x-value-aliases` (option values), `x-json-text`."""
+    schema = model.model_json_schema(by_alias=True)
+    properties = schema.get("properties", {})
+    for name, info in model.model_fields.items():
+        aliases = key_aliases(name, info)
+        if aliases and name in properties:
+            properties[name]["x-aliases"] = aliases
+    return schema
 
 
 # Types the Catalyst editor knows (WORKFLOW_FORMAT.md) that have no definition

@@ -50,6 +50,8 @@ def _link(link: PlannedLink) -> Code:
         arguments.append(Code("field=" + py_literal(link.field)))
     if link.branch is not None:
         arguments.append(Code("branch=" + py_literal(link.branch)))
+    if link.to is not None:
+        arguments.append(Code("to=" + py_literal(link.to)))
     return Code(f"Link({', '.join(arguments)})")
 
 
@@ -79,6 +81,7 @@ def template_environment() -> Environment:
     )
     environment.filters["py"] = py_literal
     environment.filters["py_tuple"] = _tuple_literal
+    environment.filters["py_dict"] = lambda pairs: py_literal(dict(pairs))
     environment.filters["comment"] = comment_text
     environment.filters["toml"] = _toml_string
     environment.filters["statement"] = _statement
@@ -136,6 +139,11 @@ def render_parts(plan: Plan) -> list[Part]:
             "name": workflow.name,
             "description": workflow.description,
             "source": workflow.source_name,
+            **(
+                {"trigger": {"type": workflow.trigger.type, "config": workflow.trigger.config}}
+                if workflow.trigger is not None
+                else {}
+            ),
         },
         inputs=inputs,
     )

@@ -8,16 +8,23 @@ ports, and the nodes each node reads through expressions.
 from __future__ import annotations
 
 import difflib
-import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import networkx as nx
 
 from catalyst import expressions
-from catalyst.configs import NormalisedConfig, keys_as_written, normalise_config
+from catalyst.config_types import is_secret_field
+from catalyst.configs import (
+    NormalisedConfig,
+    PreparedConfig,
+    field_name,
+    keys_as_written,
+    model_diagnostics,
+    normalise_config,
+    prepare_config,
+)
 from catalyst.diagnostics import Diagnostic, json_pointer
 from catalyst.model import Edge, Node, Workflow
 from catalyst.registry import (
@@ -25,12 +32,40 @@ from catalyst.registry import (
     NodeCheckContext,
     NodeType,
     Port,
+    ShapeContext,
+    conversion,
+    needs_conversion,
     node_types,
-    ports_compatible,
 )
 from catalyst.run_settings import RunPolicy, check_run_settings
+from catalyst.shapes import (
+    STRING,
+    Schema,
+    any_of,
+    array,
+    closed,
+    member,
+    of_value,
+    walk,
+)
 
-_GROQ_KEY = re.compile(r"gsk_[A-Za-z0-9]{8,}")
+# Names that only ever name a secret: `{{ secrets.X }}` is a whole secret field.
+_SECRET_ROOTS = ("secrets", "env")
+_INPUT_SHAPES: dict[str, Schema] = {
+    "string": STRING, "number": {"type": "number"}, "integer": {"type": "integer"},
+    "boolean": {"type": "boolean"}, "object": {"type": "object"}, "array": {"type": "array"},
+}
+_MESSAGES = array(closed({"role": STRING, "content": STRING}))
+
+
+@dataclass(frozen=True)
+class _OutputRead:
+    """One `nodes.x.output…` in a config string, to check once output shapes are known."""
+
+    node: Node
+    pointer: str
+    source: str
+    path: expressions.OutputPath
 
 
 @dataclass(frozen=True)
@@ -61,31 +96,42 @@ def check_workflow(workflow: Workflow) -> CheckedWorkflow:
     """Every problem with the workflow, and what planning needs when there are none."""
     problems: list[Diagnostic] = []
     types = _check_nodes(workflow, problems)
-    wires = _check_edges(workflow, types, problems)
+    prepared: dict[str, PreparedConfig] = {}
+    configs: dict[str, NormalisedConfig] = {}
+    nodes: list[Node] = []
+    for node in workflow.nodes:
+        node_type = types.get(node.id)
+        if node_type is None or node.id in prepared:
+            continue  # unknown type, or a duplicate id (reported already)
+        nodes.append(node)
+        prepared[node.id] = prepare_config(node, node_type, problems)
+        normalised = normalise_config(node, node_type, prepared[node.id], problems)
+        if normalised is not None:
+            configs[node.id] = normalised
+    edges = workflow.edges + _implied_edges(nodes, types, configs)
+    wires = _check_edges(workflow, edges, types, problems)
     connected: dict[str, set[str]] = defaultdict(set)
     for wire in wires:
         connected[wire.edge.target].add(wire.target_port.id)
     _check_required_ports(workflow, types, connected, problems)
-    configs: dict[str, NormalisedConfig] = {}
     references: dict[str, frozenset[str]] = {}
-    checked_ids: set[str] = set()
-    for node in workflow.nodes:
-        node_type = types.get(node.id)
-        if node_type is None or node.id in checked_ids:
-            continue  # unknown type, or a duplicate id (reported already)
-        checked_ids.add(node.id)
-        normalised = normalise_config(node, node_type, problems)
-        references[node.id] = _check_expressions(workflow, node, node_type, problems)
-        if normalised is not None:
-            configs[node.id] = normalised
-            if node_type.check is not None:
-                context = NodeCheckContext(node.id, node.config_path,
-                                           frozenset(connected[node.id]),
-                                           keys_as_written(node_type.config_model, node.config))
-                problems.extend(node_type.check(normalised.model, context))
+    reads: list[_OutputRead] = []
+    for node in nodes:
+        node_type = types[node.id]
+        references[node.id] = _check_expressions(workflow, node, node_type, prepared[node.id],
+                                                 problems, reads)
+        normalised = configs.get(node.id)
+        if normalised is not None and node_type.check is not None:
+            context = NodeCheckContext(node.id, node.config_path,
+                                       frozenset(connected[node.id]),
+                                       keys_as_written(node_type.config_model, node.config))
+            problems.extend(node_type.check(normalised.model, context))
     policy = check_run_settings(workflow, problems)
-    _check_secrets(workflow, problems)
-    _check_cycles(workflow, wires, references, problems)
+    _check_trigger(workflow, problems)
+    acyclic = _check_cycles(workflow, wires, references, problems)
+    if acyclic:
+        shapes = output_shapes(workflow, types, configs, wires, references, policy)
+        _check_output_reads(types, shapes, reads, problems)
     return CheckedWorkflow(workflow, problems, types, configs, wires, references, policy)
 
 
@@ -133,12 +179,32 @@ def _check_nodes(workflow: Workflow, problems: list[Diagnostic]) -> dict[str, No
     return types
 
 
+def _implied_edges(
+    nodes: list[Node], types: dict[str, NodeType], configs: dict[str, NormalisedConfig]
+) -> tuple[Edge, ...]:
+    """Edges a node's config implies (condition trueTarget), unless drawn as well."""
+    implied: list[Edge] = []
+    for node in nodes:
+        node_type, config = types[node.id], configs.get(node.id)
+        if node_type.implied_edges is None or config is None:
+            continue
+        written = keys_as_written(node_type.config_model, node.config)
+        for item in node_type.implied_edges(config.model):
+            pointer = node.config_path + json_pointer(written.get(item.field, item.field))
+            implied.append(Edge(None, node.id, item.target, item.source_handle, None, pointer))
+    return tuple(implied)
+
+
 def _check_edges(
-    workflow: Workflow, types: dict[str, NodeType], problems: list[Diagnostic]
+    workflow: Workflow, edges: tuple[Edge, ...], types: dict[str, NodeType],
+    problems: list[Diagnostic],
 ) -> list[Wire]:
     ids = [node.id for node in workflow.nodes]
     wires: list[Wire] = []
-    for edge in workflow.edges:
+    drawn = {(e.source, e.source_handle, e.target) for e in edges if e.id is not None}
+    for edge in edges:
+        if edge.id is None and (edge.source, edge.source_handle, edge.target) in drawn:
+            continue  # an implied edge the editor drew too
         ends: list[Port | None] = []
         for end, handle, node_id in (
             ("source", edge.source_handle, edge.source),
@@ -158,16 +224,15 @@ def _check_edges(
         source_port, target_port = ends
         if source_port is None or target_port is None:
             continue
-        if source_port.data and not ports_compatible(source_port.type, target_port.type):
+        rule = conversion(source_port.type, target_port.type)
+        if source_port.data and rule.lossy:
             problems.append(Diagnostic(
-                "incompatible-ports",
+                "lossy-conversion",
                 f"{edge.source}.{source_port.id} gives {source_port.type} but "
-                f"{edge.target}.{target_port.id} takes {target_port.type}",
-                edge.path, edge_id=edge.label, node_id=edge.target,
-                hint=f"connect a port that gives {target_port.type}, or put a node between "
-                "them that converts it",
+                f"{edge.target}.{target_port.id} takes {target_port.type}: {rule.description}",
+                edge.path, edge_id=edge.label, node_id=edge.target, severity="warning",
+                hint=f"connect a port that gives {target_port.type} to keep everything",
             ))
-            continue
         wires.append(Wire(edge, source_port, target_port))
     return wires
 
@@ -218,20 +283,29 @@ def _check_required_ports(
 
 
 def _check_expressions(
-    workflow: Workflow, node: Node, node_type: NodeType, problems: list[Diagnostic]
+    workflow: Workflow, node: Node, node_type: NodeType, prepared: PreparedConfig,
+    problems: list[Diagnostic], reads: list[_OutputRead],
 ) -> frozenset[str]:
     """Report unparsable expressions and unknown names; return the nodes read."""
     inputs = [spec.name for spec in workflow.inputs]
     ids = [n.id for n in workflow.nodes]
     read: set[str] = set()
-    config = dict(node.config)
-    for name in node_type.expression_fields:
-        if isinstance(config.get(name), str):
-            # Braces are optional in expression fields; check what will run.
-            config[name] = expressions.as_expression(config[name])
-    for path, source in expressions.template_strings(config):
-        pointer = node.config_path + json_pointer(*path)
-        analysis = expressions.analyse(source)
+    model = node_type.config_model
+    local: frozenset[str] = frozenset()
+    if node_type.scope_field is not None:
+        written = keys_as_written(model, prepared.values).get(node_type.scope_field)
+        scope = prepared.values.get(written) if written else None
+        if isinstance(scope, dict):
+            local = frozenset(name for name in scope if isinstance(name, str))
+    for path, source in expressions.template_strings(prepared.values):
+        field = model.model_fields.get(field_name(model, str(path[0]))) if path else None
+        if field is not None and is_secret_field(field):
+            continue  # a secret's name, checked by its model: never evaluated
+        shown = path[:1] if path and path[0] in prepared.text_fields else path
+        pointer = node.config_path + json_pointer(*shown)
+        in_scope = local if path and field_name(model, str(path[0])) != node_type.scope_field \
+            else frozenset()
+        analysis = expressions.analyse(source, in_scope)
 
         def report(code: str, message: str, hint: str, pointer: str = pointer) -> None:
             problems.append(Diagnostic(code, message, pointer, node_id=node.id, hint=hint))
@@ -245,8 +319,15 @@ def _check_expressions(
             report("expression-syntax", f"{path[0]!r} must be a single expression",
                    "write one expression, e.g. {{ nodes['classify'].output.content == 'yes' }}")
         for name in analysis.unknown_names:
+            if name in _SECRET_ROOTS:
+                report("secret-in-expression", f"{source!r} reads `{name}`: secrets only name "
+                       "the key of a secret field, they never go into text",
+                       'set the secret field itself, e.g. "apiKey": "{{ secrets.GROQ_API_KEY }}"')
+                continue
+            known = [*sorted(local), "input", "global", "nodes"]
             report("unknown-reference", f"unknown name {name!r} in {source!r}",
-                   "expressions can read input.<name>, global.<name> and nodes['<id>'].output")
+                   _close(name, known) + "expressions can read input.<name>, global.<name>, "
+                   "nodes['<id>'].output" + (f" and {', '.join(sorted(local))}" if local else ""))
         for ref in analysis.references:
             if ref.root == "input" and ref.key is not None and ref.key not in inputs:
                 report("unknown-input", f"{source!r} reads input {ref.key!r}, which the "
@@ -272,45 +353,112 @@ def _check_expressions(
                            f"{source!r} reads node {ref.key!r}, which does not exist", hint)
                 else:
                     read.add(ref.key)
+        reads.extend(_OutputRead(node, pointer, source, output_path)
+                     for output_path in analysis.output_paths
+                     if output_path.node in read and output_path.node != node.id)
     return frozenset(read)
 
 
-def _strings(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[
-    tuple[tuple[str | int, ...], str]
-]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, (*path, index))
+def output_shapes(
+    workflow: Workflow, types: Mapping[str, NodeType], configs: Mapping[str, NormalisedConfig],
+    wires: list[Wire], references: Mapping[str, frozenset[str]], policy: RunPolicy,
+) -> dict[str, Schema]:
+    """The shape of every node's output, worked out in dependency order."""
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    order = {node.id: index for index, node in enumerate(workflow.nodes)}
+    graph.add_nodes_from(order)
+    incoming: dict[str, list[Wire]] = defaultdict(list)
+    for wire in wires:
+        graph.add_edge(wire.edge.source, wire.edge.target)
+        incoming[wire.edge.target].append(wire)
+    for node_id, read in references.items():
+        graph.add_edges_from((source, node_id) for source in read)
+    workflow_inputs = closed({spec.name: _INPUT_SHAPES.get(spec.type, {})
+                              for spec in workflow.inputs})
+    shapes: dict[str, Schema] = {}
+    for node_id in nx.lexicographical_topological_sort(graph, key=order.__getitem__):
+        node_type, config = types.get(node_id), configs.get(node_id)
+        if node_type is None or config is None:
+            shapes[node_id] = {}
+            continue
+        arriving: dict[str, Schema] = {}
+        for wire in incoming[node_id]:
+            if not wire.source_port.data:
+                continue
+            shape = member(shapes[wire.edge.source], wire.source_port.field)
+            if needs_conversion(wire.source_port.type, wire.target_port.type):
+                shape = _MESSAGES if wire.target_port.type == "messages" else STRING
+            port = wire.target_port.id
+            arriving[port] = any_of(arriving[port], shape) if port in arriving else shape
+        shape = node_type.shape_of_output(ShapeContext(config.model, arriving, workflow_inputs))
+        node_policy = policy.nodes.get(node_id)
+        if node_policy is not None and node_policy.on_error == "continue":
+            shape = any_of(shape, closed({"error": STRING}))
+        elif node_policy is not None and node_policy.on_error == "fallback":
+            shape = any_of(shape, of_value(node_policy.fallback))
+        shapes[node_id] = shape
+    return shapes
 
 
-def _check_secrets(workflow: Workflow, problems: list[Diagnostic]) -> None:
-    """A literal key in a workflow file leaks with every copy of it: refuse it."""
-    places: list[tuple[str, str | None, Any]] = [
-        (workflow.path.rsplit("/workflows", 1)[0] + "/globalVariables", None, workflow.globals)
-    ]
-    places += [(node.config_path, node.id, node.config) for node in workflow.nodes]
-    places += [(spec.path + "/default", None, spec.default) for spec in workflow.inputs]
-    for base, node_id, value in places:
-        for path, text in _strings(value):
-            if _GROQ_KEY.search(text):
-                problems.append(Diagnostic(
-                    "literal-secret", "this value looks like a Groq API key (gsk_…); "
-                    "workflow files must not hold secrets",
-                    base + json_pointer(*path), node_id=node_id,
-                    hint='set the key in an environment variable and refer to it: '
-                    '{"$secret": "GROQ_API_KEY"}',
-                ))
+def _check_output_reads(
+    types: Mapping[str, NodeType], shapes: Mapping[str, Schema], reads: list[_OutputRead],
+    problems: list[Diagnostic],
+) -> None:
+    for item in reads:
+        path, node_type = item.path, types.get(item.path.node)
+        if node_type is None:
+            continue
+        target = f"nodes[{path.node!r}]"
+        if path.attribute is not None and path.attribute != "output":
+            problems.append(Diagnostic(
+                "unknown-output-field",
+                f"{item.source!r} reads {target}.{path.attribute}; a node offers only `output`",
+                item.pointer, node_id=item.node.id,
+                hint=f"write {target}.output" + (f".{path.attribute}"
+                                                 if path.attribute != "output" else ""),
+            ))
+            continue
+        found = walk(shapes.get(path.node, {}), path.keys)
+        if found.missing is None:
+            continue
+        missing = path.keys[found.missing]
+        where = target + ".output" + "".join(
+            f".{key}" if isinstance(key, str) else f"[{key}]" for key in path.keys[:found.missing]
+        )
+        available = list(found.available)
+        problems.append(Diagnostic(
+            "unknown-output-field",
+            f"{item.source!r} reads {where}.{missing}, but {path.node!r} ({node_type.type}) "
+            f"has no field {missing!r} there",
+            item.pointer, node_id=item.node.id,
+            hint=_close(str(missing), available)
+            + f"fields of {where}: {', '.join(available) or 'none'}",
+        ))
+
+
+def _check_trigger(workflow: Workflow, problems: list[Diagnostic]) -> None:
+    trigger = workflow.trigger
+    if trigger is None:
+        return
+    node_type = node_types().get(trigger.type)
+    triggers = sorted(name for name, t in node_types().items() if t.is_trigger)
+    if node_type is None or not node_type.is_trigger:
+        problems.append(Diagnostic(
+            "unknown-trigger", f"{trigger.type!r} is not a trigger type", trigger.path + "/type",
+            hint=_close(trigger.type, triggers) + f"trigger types: {', '.join(triggers)}",
+        ))
+        return
+    _model, found = model_diagnostics(node_type.config_model, trigger.config,
+                                      trigger.path + "/config", None, f"trigger {trigger.type}")
+    problems.extend(found)
 
 
 def _check_cycles(
     workflow: Workflow, wires: list[Wire], references: Mapping[str, frozenset[str]],
     problems: list[Diagnostic],
-) -> None:
+) -> bool:
+    """Report every loop; whether there were none."""
+    acyclic = True
     graph: nx.MultiDiGraph[str] = nx.MultiDiGraph()
     graph.add_nodes_from(node.id for node in workflow.nodes)
     for wire in wires:
@@ -322,6 +470,7 @@ def _check_cycles(
         start = min(component)
         if len(component) == 1 and not graph.has_edge(start, start):
             continue
+        acyclic = False
         cycle = nx.find_cycle(graph.subgraph(component), source=start)
         steps = " -> ".join(f"{src} [{key}]" for src, _dst, key in cycle)
         problems.append(Diagnostic(
@@ -329,4 +478,4 @@ def _check_cycles(
             workflow.path + "/edges", node_id=start,
             hint="remove one of these edges or expression references; a workflow must be a DAG",
         ))
-
+    return acyclic

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from catalyst.config_types import NodeConfig
-from catalyst.registry import NodeType, Port
+from catalyst.registry import ImpliedEdge, NodeType, Port, ShapeContext
+from catalyst.shapes import BOOLEAN, NULL, STRING, Schema, closed
 
 
 class ConditionConfig(NodeConfig):
@@ -13,9 +14,33 @@ class ConditionConfig(NodeConfig):
 
     expression: str = Field(
         min_length=1,
+        validation_alias=AliasChoices("expression", "condition"),
         description="Jinja expression, braces optional: "
         "nodes.classify.output.content == 'urgent'",
     )
+    description: str = Field("", description="What the condition means, for readers.")
+    true_target: str | None = Field(
+        None, validation_alias=AliasChoices("true_target", "trueTarget"),
+        description="Node to run when true (the same as an edge from the `true` handle).",
+    )
+    false_target: str | None = Field(
+        None, validation_alias=AliasChoices("false_target", "falseTarget"),
+        description="Node to run when false (the same as an edge from the `false` handle).",
+    )
+
+
+def implied_edges(config: ConditionConfig) -> list[ImpliedEdge]:
+    edges = []
+    if config.true_target:
+        edges.append(ImpliedEdge("true", config.true_target, "true_target"))
+    if config.false_target:
+        edges.append(ImpliedEdge("false", config.false_target, "false_target"))
+    return edges
+
+
+def output_shape(context: ShapeContext) -> Schema:
+    value = context.inputs.get("input", NULL)
+    return closed({"result": BOOLEAN, "branch": STRING, "value": value})
 
 
 NODE_TYPES = (
@@ -37,6 +62,9 @@ NODE_TYPES = (
         ),
         expression_fields=("expression",),
         output_description="{result: bool, branch: 'true' | 'false', value}",
+        output_schema=closed({"result": BOOLEAN, "branch": STRING, "value": {}}),
+        output_shape=output_shape,
+        implied_edges=implied_edges,
         example={"expression": "{{ 'urgent' in nodes.classify.output.content | lower }}"},
     ),
 )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 
-from catalyst.config_types import NodeConfig
-from catalyst.registry import NodeType, Port
+from catalyst.config_types import NodeConfig, json_text
+from catalyst.registry import NodeType, Port, ShapeContext
+from catalyst.shapes import Schema, merge_objects, of_value
 
 
 class EditFieldsConfig(NodeConfig):
@@ -19,18 +20,34 @@ class EditFieldsConfig(NodeConfig):
     )
     fields: dict[str, Any] = Field(
         min_length=1,
-        description='Field name to value, e.g. {"summary": "{{ nodes.llm.output.content }}"}.',
+        validation_alias=AliasChoices("fields", "operations"),
+        description='Field name to value, e.g. {"summary": "{{ nodes.llm.output.content }}"}; '
+        'also a list of {"field", "value"} (the original editor\'s operations), as JSON or text.',
+        examples=[{"summary": "{{ nodes.llm.output.content }}"}],
+        json_schema_extra=json_text(),
     )
 
     @field_validator("fields", mode="before")
     @classmethod
-    def _accept_name_value_list(cls, value: Any) -> Any:
-        # The editor's field list ([{name, value}, …]) means the same as a mapping.
+    def _accept_operation_list(cls, value: Any) -> Any:
+        # The editors' field lists ([{name, value}] or the original's
+        # operations [{field, value}]) mean the same as a mapping.
         if isinstance(value, list) and all(
-            isinstance(item, dict) and set(item) == {"name", "value"} for item in value
+            isinstance(item, dict) and set(item) in ({"name", "value"}, {"field", "value"})
+            for item in value
         ):
-            return {item["name"]: item["value"] for item in value}
+            return {item.get("name", item.get("field")): item["value"] for item in value}
         return value
+
+
+def output_shape(context: ShapeContext) -> Schema:
+    config = context.config
+    assert isinstance(config, EditFieldsConfig)
+    fields = of_value(config.fields)
+    base = context.inputs.get("input")
+    if config.mode == "replace" or base is None:
+        return fields
+    return merge_objects(base, fields)
 
 
 NODE_TYPES = (
@@ -45,7 +62,10 @@ NODE_TYPES = (
         template="edit_fields.jinja",
         inputs=(Port("input", "Object", "json", "The object to update (merge mode)."),),
         outputs=(Port("output", "Object", "json", "The edited object."),),
-        output_description="the edited object",
+        output_description="the edited object: exactly these fields (replace), or the incoming "
+        "object with them (merge)",
+        output_schema={"type": "object", "description": "known from the config"},
+        output_shape=output_shape,
         example={"mode": "merge", "fields": {"summary": "{{ nodes.llm.output.content }}"}},
     ),
 )

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import AliasChoices, Field
 
-from catalyst.config_types import Message, NodeConfig, SecretRef
+from catalyst.config_types import Message, NodeConfig, SecretRef, secret_field
 from catalyst.diagnostics import Diagnostic, json_pointer
 from catalyst.groq_models import (
     CHAT_MODELS,
@@ -18,6 +18,24 @@ from catalyst.groq_models import (
     retired_model,
 )
 from catalyst.registry import NodeCheckContext, NodeType, Port
+from catalyst.shapes import INTEGER, NUMBER, STRING, array, closed, nullable
+
+# What every chat completion node returns: the original Catalyst's names
+# (content, model, usage, finish_reason) plus cost, latency and fallbacks.
+USAGE = closed({"prompt_tokens": INTEGER, "completion_tokens": INTEGER, "total_tokens": INTEGER})
+COMPLETION_OUTPUT = closed(
+    {
+        "content": STRING,
+        "finish_reason": STRING,
+        "model": STRING,
+        "usage": USAGE,
+        "cost_usd": nullable(NUMBER),
+        "latency_ms": NUMBER,
+        # Present only when a fallback model answered.
+        "fallbacks": array(closed({"model": STRING, "reason": STRING})),
+    },
+    description="The reply: `content` is its text.",
+)
 
 
 class CircuitBreakerConfig(NodeConfig):
@@ -40,7 +58,7 @@ class GroqCompletionConfig(NodeConfig):
     )
     system_prompt: str | None = Field(
         None,
-        validation_alias=AliasChoices("system_prompt", "systemPrompt"),
+        validation_alias=AliasChoices("system_prompt", "systemPrompt", "system"),
         description="System message sent first; may use {{ … }} expressions.",
     )
     messages: list[Message] | None = Field(
@@ -87,10 +105,10 @@ class GroqCompletionConfig(NodeConfig):
         None, ge=1, validation_alias=AliasChoices("tokens_per_minute", "tokensPerMinute", "tpm"),
         description="Client-side token budget per model (default: the model table).",
     )
-    api_key: SecretRef = Field(
-        default_factory=lambda: SecretRef(env="GROQ_API_KEY"),
-        validation_alias=AliasChoices("api_key", "apiKey"),
-        description='Environment variable with the Groq API key: {"$secret": "NAME"}.',
+    api_key: SecretRef = secret_field(
+        "GROQ_API_KEY",
+        'Environment variable with the Groq API key: "NAME" or {"$secret": "NAME"}.',
+        "api_key", "apiKey",
     )
 
 
@@ -202,8 +220,9 @@ NODE_TYPES = (
         check=check,
         output_description=(
             "{content, finish_reason, model, usage: {prompt_tokens, completion_tokens, "
-            "total_tokens}, latency_ms}"
+            "total_tokens}, cost_usd, latency_ms, fallbacks?}"
         ),
+        output_schema=COMPLETION_OUTPUT,
         example={
             "model": DEFAULT_CHAT_MODEL,
             "system_prompt": "You are concise.",

@@ -136,7 +136,7 @@ def test_manifest_reads_nodes_keyed_by_id_with_config_and_name() -> None:
     assert classify.config == {"prompt": "hi"}
     assert classify.settings == {"retries": 2}
     assert workflow.globals == {"TEAM": "Support"}
-    assert workflow.secrets == ("GROQ_API_KEY",)
+    assert [secret.name for secret in workflow.secrets] == ["GROQ_API_KEY"]
     assert workflow.path == "/workflows/triage"
 
 

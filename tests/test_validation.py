@@ -139,15 +139,37 @@ def test_edge_into_a_trigger_has_no_port() -> None:
         "start", "e1", "/edges/0/targetHandle")
 
 
-def test_incompatible_ports_name_both_types() -> None:
+def test_any_output_may_feed_any_input() -> None:
+    # As in the original editor: an object into a messages port is converted, not refused.
     document = graph(edit_fields_node("e"), groq_node("g", prompt="x"),
                      edges=[edge("e", "g", id="e1")])
 
-    problem = only(diagnostics(document), "incompatible-ports")
+    assert diagnostics(document) == []
 
-    assert (problem.node_id, problem.edge_id, problem.path) == ("g", "e1", "/edges/0")
-    assert "json" in problem.message
-    assert "messages" in problem.message
+
+def test_lossy_conversion_is_a_warning_naming_edge_and_node(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No shipped node type takes text today (embeddings will); define one for the test.
+    class ReaderConfig(NodeConfig):
+        pass
+
+    reader = NodeType(
+        type="reader", category="utility", display_name="Reader", description="Takes text.",
+        icon="x", color="#000000", config_model=ReaderConfig, template="log.jinja",
+        inputs=(Port("input", "Text", "text"),),
+    )
+    catalog = {**node_types(), "reader": reader}
+    monkeypatch.setattr(validation, "node_types", lambda: catalog)
+    document = graph(prompt_node("p"), node("r", "reader", {}),
+                     edges=[edge("p", "r", id="e1")])
+
+    problem = only(diagnostics(document), "lossy-conversion")
+
+    assert problem.severity == "warning"
+    assert (problem.node_id, problem.edge_id, problem.path) == ("r", "e1", "/edges/0")
+    assert "messages" in problem.message and "text" in problem.message
+    assert "roles are dropped" in problem.message
 
 
 def test_required_input_port_without_edge_is_missing_input(
@@ -179,7 +201,8 @@ def test_required_input_port_without_edge_is_missing_input(
 def test_missing_required_config_field() -> None:
     problem = only(diagnostics(graph(node("p", "promptTemplate", {}))), "missing-config")
 
-    assert (problem.node_id, problem.path) == ("p", "/nodes/0/data/config/messages")
+    assert (problem.node_id, problem.path) == ("p", "/nodes/0/data/config")
+    assert "template" in problem.message and "messages" in problem.message
     assert problem.hint is not None
     assert "messages" in problem.hint
 

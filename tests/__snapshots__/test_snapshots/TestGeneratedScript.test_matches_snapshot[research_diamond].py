@@ -50,6 +50,8 @@ INPUTS: dict[str, dict[str, Any]] = {
 }
 GLOBALS: dict[str, Any] = {}
 REQUIRED_ENV: tuple[str, ...] = ("GROQ_API_KEY",)
+# Environment variables holding secrets, with what they are for (shown by --help).
+SECRETS: dict[str, str] = {"GROQ_API_KEY": ""}
 # How nodes run (the workflow's executionConfig): the whole run's time limit in
 # seconds, node-level retry delay in seconds and how it grows.
 RUN_TIMEOUT_S: float | None = None
@@ -91,6 +93,8 @@ class Link:
     source: str
     field: str | None = None
     branch: str | None = None
+    # The port's type when the value must be converted on arrival (to_port_type).
+    to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -226,7 +230,8 @@ class Run:
             for link in links:
                 if self._is_live(link):
                     output = self.outputs[link.source]
-                    values[port] = output if link.field is None else output.get(link.field)
+                    value = output if link.field is None else output.get(link.field)
+                    values[port] = to_port_type(value, link.to)
                     break
         return values
 
@@ -282,14 +287,21 @@ class NodeContext:
             raise InputError(f"environment variable {name} is not set")
         return value
 
-    def resolve(self, value: Any) -> Any:
-        """`value` with every {{ … }} expression evaluated against this run."""
+    def resolve(self, value: dict[str, Any], names_from: str | None = None) -> Any:
+        """`value` with every {{ … }} expression evaluated against this run.
+
+        `names_from` names a field (a promptTemplate's `variables`) whose keys
+        become names in the other fields' expressions."""
         scope = {
             "input": self.run.inputs,
             "global": GLOBALS,
             "nodes": {node_id: {"output": out} for node_id, out in self.run.outputs.items()},
         }
-        return resolve(value, scope)
+        if names_from is None or not isinstance(value.get(names_from), dict):
+            return resolve(value, scope)
+        names = resolve(value[names_from], scope)
+        rest = resolve({k: v for k, v in value.items() if k != names_from}, {**names, **scope})
+        return {**rest, names_from: names}
 
 
 async def close_resources(resources: dict[Hashable, Any]) -> None:
@@ -299,6 +311,27 @@ async def close_resources(resources: dict[Hashable, Any]) -> None:
         if inspect.isawaitable(closing):
             await closing
     resources.clear()
+
+
+def to_port_type(value: Any, port_type: str | None) -> Any:
+    """An upstream value as a port of `port_type` takes it: any output may feed any input.
+    None (a branch that carried nothing) stays None."""
+    if value is None:
+        return None
+    if port_type == "messages":
+        if isinstance(value, list) and all(isinstance(m, dict) and "role" in m for m in value):
+            return value
+        if isinstance(value, dict) and isinstance(value.get("messages"), list):
+            return value["messages"]
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        return [{"role": "user", "content": text}]
+    if port_type == "text":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list) and all(isinstance(m, dict) and "content" in m for m in value):
+            return "\n\n".join(str(m["content"]) for m in value)
+        return json.dumps(value, default=str)
+    return value
 
 
 def _elapsed_ms(started: float) -> float:
@@ -794,8 +827,14 @@ def _groq_token_estimate(request: dict[str, Any]) -> int:
 async def execute_prompt_template(
     ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any]
 ) -> dict[str, Any]:
-    """The rendered messages, and their contents joined as plain text."""
-    messages = [{"role": m["role"], "content": str(m["content"])} for m in config["messages"]]
+    """The rendered messages (system, messages, then template), and their contents
+    joined as plain text."""
+    messages = []
+    if config.get("system"):
+        messages.append({"role": "system", "content": str(config["system"])})
+    messages += [{"role": m["role"], "content": str(m["content"])} for m in config["messages"]]
+    if config.get("template"):
+        messages.append({"role": "user", "content": str(config["template"])})
     return {"messages": messages, "text": "\n\n".join(m["content"] for m in messages)}
 
 
@@ -816,8 +855,10 @@ async def node_prompt(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
                     "content": "You analyse product reviews for {{ input.product }}.",
                 },
                 {"role": "user", "content": "Review:\n{{ input.review }}"},
-            ]
-        }
+            ],
+            "variables": {},
+        },
+        names_from="variables",
     )
     return await execute_prompt_template(ctx, config, inputs)
 
@@ -1010,9 +1051,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
             facts.append(f"default {json.dumps(spec['default'])}")
         description = f": {spec['description']}" if spec["description"] else ""
         lines.append(f"  {name} ({', '.join(facts)}){description}")
+    environment = [f"  {name}" + (f": {text}" if text else "") for name, text in SECRETS.items()]
+    epilog = "inputs:\n" + ("\n".join(lines) or "  none")
+    if environment:
+        epilog += "\n\nenvironment variables:\n" + "\n".join(environment)
     parser = argparse.ArgumentParser(
         description=f"Run the workflow {WORKFLOW['name']!r}. {WORKFLOW['description']}".strip(),
-        epilog="inputs:\n" + ("\n".join(lines) or "  none"),
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

@@ -47,6 +47,8 @@ INPUTS: dict[str, dict[str, Any]] = {
 }
 GLOBALS: dict[str, Any] = {}
 REQUIRED_ENV: tuple[str, ...] = ("GROQ_API_KEY",)
+# Environment variables holding secrets, with what they are for (shown by --help).
+SECRETS: dict[str, str] = {"GROQ_API_KEY": ""}
 # How nodes run (the workflow's executionConfig): the whole run's time limit in
 # seconds, node-level retry delay in seconds and how it grows.
 RUN_TIMEOUT_S: float | None = 120.0
@@ -88,6 +90,8 @@ class Link:
     source: str
     field: str | None = None
     branch: str | None = None
+    # The port's type when the value must be converted on arrival (to_port_type).
+    to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -223,7 +227,8 @@ class Run:
             for link in links:
                 if self._is_live(link):
                     output = self.outputs[link.source]
-                    values[port] = output if link.field is None else output.get(link.field)
+                    value = output if link.field is None else output.get(link.field)
+                    values[port] = to_port_type(value, link.to)
                     break
         return values
 
@@ -279,14 +284,21 @@ class NodeContext:
             raise InputError(f"environment variable {name} is not set")
         return value
 
-    def resolve(self, value: Any) -> Any:
-        """`value` with every {{ … }} expression evaluated against this run."""
+    def resolve(self, value: dict[str, Any], names_from: str | None = None) -> Any:
+        """`value` with every {{ … }} expression evaluated against this run.
+
+        `names_from` names a field (a promptTemplate's `variables`) whose keys
+        become names in the other fields' expressions."""
         scope = {
             "input": self.run.inputs,
             "global": GLOBALS,
             "nodes": {node_id: {"output": out} for node_id, out in self.run.outputs.items()},
         }
-        return resolve(value, scope)
+        if names_from is None or not isinstance(value.get(names_from), dict):
+            return resolve(value, scope)
+        names = resolve(value[names_from], scope)
+        rest = resolve({k: v for k, v in value.items() if k != names_from}, {**names, **scope})
+        return {**rest, names_from: names}
 
 
 async def close_resources(resources: dict[Hashable, Any]) -> None:
@@ -296,6 +308,27 @@ async def close_resources(resources: dict[Hashable, Any]) -> None:
         if inspect.isawaitable(closing):
             await closing
     resources.clear()
+
+
+def to_port_type(value: Any, port_type: str | None) -> Any:
+    """An upstream value as a port of `port_type` takes it: any output may feed any input.
+    None (a branch that carried nothing) stays None."""
+    if value is None:
+        return None
+    if port_type == "messages":
+        if isinstance(value, list) and all(isinstance(m, dict) and "role" in m for m in value):
+            return value
+        if isinstance(value, dict) and isinstance(value.get("messages"), list):
+            return value["messages"]
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        return [{"role": "user", "content": text}]
+    if port_type == "text":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list) and all(isinstance(m, dict) and "content" in m for m in value):
+            return "\n\n".join(str(m["content"]) for m in value)
+        return json.dumps(value, default=str)
+    return value
 
 
 def _elapsed_ms(started: float) -> float:
@@ -956,9 +989,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
             facts.append(f"default {json.dumps(spec['default'])}")
         description = f": {spec['description']}" if spec["description"] else ""
         lines.append(f"  {name} ({', '.join(facts)}){description}")
+    environment = [f"  {name}" + (f": {text}" if text else "") for name, text in SECRETS.items()]
+    epilog = "inputs:\n" + ("\n".join(lines) or "  none")
+    if environment:
+        epilog += "\n\nenvironment variables:\n" + "\n".join(environment)
     parser = argparse.ArgumentParser(
         description=f"Run the workflow {WORKFLOW['name']!r}. {WORKFLOW['description']}".strip(),
-        epilog="inputs:\n" + ("\n".join(lines) or "  none"),
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
