@@ -307,9 +307,14 @@ class JsonDocument:
             if parent is None or parent.members is None or node.key_span is None:
                 raise ValueError(f"{edit.pointer!r} is not an object member: no key to rename")
             old_key = _pointer_tokens(edit.pointer)[-1]
-            if old_key != edit.new_key:  # same key: keep the token as written
-                group = renames.setdefault(id(parent), (parent, []))[1]
-                group.append((old_key, edit.new_key, edit.pointer))
+            if old_key == edit.new_key:
+                # Keep the token as written (escapes and all), but still as a
+                # splice, so a rename inside a replaced value is refused either way.
+                original = self.text[node.key_span[0] : node.key_span[1]]
+                splices.append((*node.key_span, original, edit.pointer))
+                continue
+            group = renames.setdefault(id(parent), (parent, []))[1]
+            group.append((old_key, edit.new_key, edit.pointer))
         for parent, group in renames.values():
             splices.extend(self._rename_splices(parent, group))
         return self._splice(splices)
