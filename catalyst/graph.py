@@ -169,9 +169,9 @@ def to_mermaid(checked: CheckedWorkflow) -> str:
 
 
 _DOT_SHAPES: dict[Shape, str] = {
-    "trigger": 'shape=oval',
-    "decision": 'shape=diamond',
-    "step": 'shape=box, style=rounded',
+    "trigger": "shape=oval",
+    "decision": "shape=diamond",
+    "step": "shape=box, style=rounded",
 }
 
 
