@@ -23,6 +23,7 @@ from pathlib import Path
 from catalyst import __version__
 from catalyst.compiler import Compiled, check_file, compile_checked
 from catalyst.diagnostics import Diagnostic, format_text, sort_key
+from catalyst.graph import GRAPH_FORMATS, render_graph
 from catalyst.identifiers import snake_case
 from catalyst.loading import document_shape, read_document, workflow_ids
 from catalyst.mock_groq import cli as mock_cli
@@ -275,6 +276,29 @@ def _run_against_local_server(command: list[str]) -> int:
         return subprocess.call(command, env=env)
 
 
+# -- catalyst graph -------------------------------------------------------------------
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    """Draw the workflow (Mermaid or DOT) so a pull request shows the pipeline."""
+    report = Report("text", [])
+    target = Target(Path(args.path), args.workflow)
+    checked, diagnostics = check_file(target.path, target.workflow_id)
+    report.add(target, diagnostics)
+    report.emit(quiet_if_clean=True)  # warnings too, as validate prints them
+    if checked is None or report.has_errors:
+        return EXIT_INVALID
+    text = render_graph(checked, args.format)
+    if args.output:
+        write_atomically(Path(args.output), text)
+    else:
+        # UTF-8 and LF whatever the locale: the same workflow gives the same bytes.
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text.encode("utf-8"))
+        sys.stdout.buffer.flush()
+    return EXIT_OK
+
+
 # -- catalyst mock-groq ---------------------------------------------------------------
 
 
@@ -322,6 +346,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("path", metavar="PATH", help="workflow file")
     run.add_argument("--workflow", help="workflow id inside a project manifest")
 
+    graph = commands.add_parser("graph", help="draw the workflow as a Mermaid flowchart "
+                                "(--format dot for Graphviz)")
+    graph.add_argument("path", metavar="PATH", help="workflow file")
+    graph.add_argument("--workflow", help="workflow id inside a project manifest")
+    graph.add_argument("--format", choices=GRAPH_FORMATS, default="mermaid",
+                       help="mermaid (GitHub renders it in markdown) or dot (Graphviz)")
+    graph.add_argument("-o", "--output", help="output file; default stdout")
+
     mock = commands.add_parser("mock-groq", help="serve Groq's API locally for tests and demos")
     mock_cli.add_arguments(mock)
     return parser
@@ -343,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(args)
         if args.command == "run":
             return cmd_run(args, extra)
+        if args.command == "graph":
+            return cmd_graph(args)
         return mock_cli.run(args)
     except KeyboardInterrupt:
         return 130
