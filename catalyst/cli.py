@@ -8,6 +8,7 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import hashlib
 import importlib.util
 import json
@@ -28,9 +29,15 @@ from catalyst.identifiers import snake_case
 from catalyst.loading import document_shape, read_document, workflow_ids
 from catalyst.mock_groq import cli as mock_cli
 from catalyst.registry import node_types
+from catalyst.upgrade import upgrade_text
 from catalyst.writing import write_atomically
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+# Module names a script in the same folder must not take: the standard library
+# and what generated scripts import.
+_SHADOWED = frozenset(sys.stdlib_module_names) | {
+    "groq", "httpx", "jinja2", "aiolimiter", "anyio", "pydantic", "markupsafe", "sniffio",
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,10 @@ class Target:
             if readable != self.workflow_id:
                 # Ids that read alike ("a-b", "a_b") must not share a file.
                 stem += "-" + hashlib.sha256(self.workflow_id.encode()).hexdigest()[:6]
+        if stem in _SHADOWED:
+            # `python copy.py` puts copy.py first on sys.path, where it would
+            # stand in for the module every script imports.
+            stem += "_workflow"
         return stem + ".py"
 
 
@@ -251,7 +262,8 @@ def cmd_run(args: argparse.Namespace, script_args: list[str]) -> int:
               + " ".join(f"'{requirement}'" for requirement in missing), file=sys.stderr)
         return EXIT_INVALID
     with tempfile.TemporaryDirectory(prefix="catalyst-run-") as folder:
-        script = Path(folder) / target.script_name()
+        # A hyphenated name is never importable, so it shadows no module.
+        script = Path(folder) / ("run-" + target.script_name())
         script.write_text(result.source, encoding="utf-8")
         command = [sys.executable, str(script), *script_args]
         if os.environ.get("GROQ_API_KEY") or not result.plan.env_vars:
@@ -297,6 +309,50 @@ def cmd_graph(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(text.encode("utf-8"))
         sys.stdout.buffer.flush()
     return EXIT_OK
+
+
+# -- catalyst upgrade -----------------------------------------------------------------
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    """Rewrite workflow files to canonical spellings and current models, showing the diff."""
+    report = Report(args.format, [])
+    changed: list[str] = []
+    rewrites: dict[Path, str] = {}
+    for raw in args.paths:
+        path = Path(raw)
+        for file in sorted(path.glob("*.json")) if path.is_dir() else [path]:
+            target = Target(file, None)
+            document, data, problems = read_document(file)
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = ""  # read_document has reported it
+            if problems:
+                report.add(target, problems)
+                continue
+            result = upgrade_text(text, document, file.name)
+            report.add(target, result.diagnostics)
+            if result.ok and result.text != text:
+                changed.append(str(file))
+                rewrites[file] = result.text
+                if args.format == "text":
+                    sys.stdout.writelines(difflib.unified_diff(
+                        text.splitlines(keepends=True), result.text.splitlines(keepends=True),
+                        fromfile=str(file), tofile=str(file),
+                    ))
+    if report.has_errors:
+        report.emit()
+        return EXIT_INVALID  # nothing rewritten: all or nothing
+    if not args.check:
+        for file, text in rewrites.items():
+            write_atomically(file, text)
+    report.emit({"changed": changed, "written": not args.check}, quiet_if_clean=True)
+    if args.format == "text":
+        verb = "would change" if args.check else "upgraded"
+        print(f"{verb} {len(changed)} file(s)" if changed else "ok: nothing to upgrade",
+              file=sys.stderr)
+    return EXIT_FAILED if args.check and changed else EXIT_OK
 
 
 # -- catalyst mock-groq ---------------------------------------------------------------
@@ -354,6 +410,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="mermaid (GitHub renders it in markdown) or dot (Graphviz)")
     graph.add_argument("-o", "--output", help="output file; default stdout")
 
+    upgrade = commands.add_parser(
+        "upgrade", help="rewrite workflows to canonical spellings and current models",
+        description="Rewrite workflow files in place to Catalyst's canonical spellings "
+        "(maxTokens -> max_completion_tokens, warn -> warning, JSON text -> JSON, …) and "
+        "current models, printing a diff. Everything else in the file stays byte for byte.",
+    )
+    upgrade.add_argument("paths", nargs="+", metavar="PATH", help="workflow files or folders")
+    upgrade.add_argument("--check", action="store_true",
+                         help="change nothing; exit 1 when something would change (CI)")
+    output_format(upgrade)
+
     mock = commands.add_parser("mock-groq", help="serve Groq's API locally for tests and demos")
     mock_cli.add_arguments(mock)
     return parser
@@ -375,6 +442,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(args)
         if args.command == "run":
             return cmd_run(args, extra)
+        if args.command == "upgrade":
+            return cmd_upgrade(args)
         if args.command == "graph":
             return cmd_graph(args)
         return mock_cli.run(args)

@@ -8,7 +8,7 @@ from pydantic import AliasChoices, Field, field_validator
 
 from catalyst.config_types import NodeConfig, json_text
 from catalyst.registry import NodeType, Port, ShapeContext
-from catalyst.shapes import Schema, merge_objects, of_value
+from catalyst.shapes import Schema, closed, merge_objects, of_value
 
 
 class EditFieldsConfig(NodeConfig):
@@ -47,6 +47,8 @@ def output_shape(context: ShapeContext) -> Schema:
     base = context.inputs.get("input")
     if config.mode == "replace" or base is None:
         return fields
+    if base.get("type") not in (None, "object"):
+        base = closed({"value": base})  # what the runtime does with a non-object
     return merge_objects(base, fields)
 
 
@@ -55,7 +57,8 @@ NODE_TYPES = (
         type="editFields",
         category="transform",
         display_name="Edit fields",
-        description="Set or modify fields of a JSON object (merge or replace).",
+        description="Set or modify fields of a JSON object (merge or replace); a value that "
+        "is not an object is merged as {\"value\": …}.",
         icon="pencil",
         color="#10b981",
         config_model=EditFieldsConfig,

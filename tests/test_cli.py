@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import EXAMPLES
 from workflow_builders import (
     as_manifest,
     as_manifest_workflow,
@@ -24,7 +26,7 @@ from workflow_builders import (
     write_json,
 )
 
-from catalyst.cli import Target
+from catalyst.cli import Target, main
 from catalyst.registry import node_types
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -347,3 +349,19 @@ def test_nodes_unknown_type() -> None:
     assert_clean_failure(result, EXIT_INVALID)
     assert "'nope'" in result.stderr
     assert "groqCompletion" in result.stderr
+
+
+def test_script_names_never_shadow_a_module_the_script_imports() -> None:
+    assert Target(Path("copy.json"), None).script_name() == "copy_workflow.py"
+    assert Target(Path("groq.json"), None).script_name() == "groq_workflow.py"
+    assert Target(Path("summarize.json"), None).script_name() == "summarize.py"
+
+
+def test_generated_files_get_the_users_permissions(tmp_path: Path) -> None:
+    out = tmp_path / "summarize.py"
+    previous = os.umask(0o027)
+    try:
+        assert main(["generate", str(EXAMPLES / "summarize.json"), "-o", str(out)]) == 0
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640

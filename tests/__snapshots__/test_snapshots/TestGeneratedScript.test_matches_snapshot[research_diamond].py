@@ -379,12 +379,14 @@ def resolve(value: Any, scope: dict[str, Any]) -> Any:
 async def execute_edit_fields(
     ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any]
 ) -> dict[str, Any]:
-    """Merge the fields into the incoming object, or replace it with them."""
+    """Merge the fields into the incoming object (a non-object arrives as
+    {"value": …}), or replace it with them."""
     base = inputs.get("input")
     if config["mode"] == "replace" or base is None:
         return dict(config["fields"])
     if not isinstance(base, dict):
-        raise WorkflowError(f"can only merge fields into an object, got {type(base).__name__}")
+        # Any output may feed any input: a value that is not an object is kept as `value`.
+        base = {"value": base}
     return {**base, **config["fields"]}
 
 
