@@ -158,6 +158,13 @@ def cmd_nodes(args: argparse.Namespace) -> int:
                 default = f" = {json.dumps(prop['default'])}" if "default" in prop else ""
                 flag = " (required)" if name in required else ""
                 print(f"  {name}{default}{flag}: {prop.get('description', '')}")
+                spellings = [*prop.get("x-aliases", []), *(
+                    f"{old!r} for {new!r}" for old, new in prop.get("x-value-aliases", {}).items()
+                )]
+                if prop.get("x-json-text"):
+                    spellings.append("JSON text")
+                if spellings:
+                    print(f"      also accepted: {', '.join(spellings)}")
             print(f"\noutput: {node_type.output_description}")
             print(f"example config: {json.dumps(node_type.example, ensure_ascii=False)}")
     return EXIT_OK

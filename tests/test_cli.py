@@ -365,3 +365,26 @@ def test_generated_files_get_the_users_permissions(tmp_path: Path) -> None:
     finally:
         os.umask(previous)
     assert stat.S_IMODE(out.stat().st_mode) == 0o640
+
+
+def test_catalog_lists_every_spelling_and_the_output_shape() -> None:
+    result = catalyst("nodes", "--format", "json")
+    catalog = {entry["type"]: entry for entry in json.loads(result.stdout)}
+
+    groq = catalog["groqCompletion"]
+    properties = groq["configSchema"]["properties"]
+    assert properties["max_completion_tokens"]["x-aliases"] == [
+        "maxCompletionTokens", "maxTokens", "max_tokens"]
+    assert "apiKey" in properties["api_key"]["x-aliases"]
+    assert set(groq["outputSchema"]["properties"]) >= {"content", "model", "usage",
+                                                       "finish_reason"}
+    assert groq["inputs"][0]["accepts"]["json"]["conversion"].startswith("its `messages`")
+    log = catalog["log"]["configSchema"]["properties"]
+    assert log["level"]["x-value-aliases"] == {"warn": "warning", "fatal": "critical"}
+    assert log["include_input"]["x-aliases"] == ["includeInput"]
+    prompt = catalog["promptTemplate"]["configSchema"]["properties"]
+    assert prompt["variables"]["x-json-text"] is True
+    assert catalog["condition"]["configSchema"]["properties"]["expression"]["x-aliases"] == [
+        "condition"]
+    assert catalog["editFields"]["configSchema"]["properties"]["fields"]["x-aliases"] == [
+        "operations"]
