@@ -23,16 +23,22 @@ from pathlib import Path
 
 from catalyst import __version__
 from catalyst.compiler import Compiled, check_file, compile_checked
-from catalyst.diagnostics import Diagnostic, format_text, sort_key
+from catalyst.diagnostics import MAX_REPORTED, Diagnostic, format_text, sort_key
 from catalyst.graph import GRAPH_FORMATS, render_graph
 from catalyst.identifiers import snake_case
 from catalyst.loading import document_shape, read_document, workflow_ids
 from catalyst.mock_groq import cli as mock_cli
 from catalyst.registry import node_types
+from catalyst.terminal import printable
 from catalyst.upgrade import upgrade_text
 from catalyst.writing import write_atomically
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+# A bug in Catalyst itself (sysexits' EX_SOFTWARE): never mistaken for bad input.
+EXIT_INTERNAL = 70
+# C0/C1 controls, format characters and line/paragraph separators.
+_INVISIBLE = re.compile("[\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
+                        "\u2060-\u206f\ufeff\ufff9-\ufffb]")
 # Module names a script in the same folder must not take: the standard library
 # and what generated scripts import.
 _SHADOWED = frozenset(sys.stdlib_module_names) | {
@@ -88,11 +94,13 @@ class Report:
                 "valid": not self.has_errors,
                 "diagnostics": [
                     {"source": str(t.path), "workflow": t.workflow_id, **d.to_dict()}
-                    for t, d in ordered
+                    for t, d in ordered[:MAX_REPORTED]
                 ],
             }
+            if len(ordered) > MAX_REPORTED:
+                payload["more"] = len(ordered) - MAX_REPORTED
             payload.update(extra or {})
-            print(json.dumps(payload, indent=2, ensure_ascii=False))
+            print(json_text(payload))
             return
         if quiet_if_clean and not self.diagnostics:
             return
@@ -101,6 +109,17 @@ class Report:
             by_target.setdefault(target.name, []).append(diagnostic)
         for name, diagnostics in by_target.items():
             print(format_text(diagnostics, name), file=sys.stderr)
+
+
+def json_text(payload: object) -> str:
+    """JSON for stdout: characters that could drive a terminal stay escaped."""
+    return _INVISIBLE.sub(lambda m: f"\\u{ord(m[0]):04x}",
+                          json.dumps(payload, indent=2, ensure_ascii=False))
+
+
+def error(message: str) -> None:
+    """One line on stderr, safe to print whatever the user's files hold."""
+    print(printable(f"error: {message}"), file=sys.stderr)
 
 
 def _targets(
@@ -114,8 +133,9 @@ def _targets(
         for file in files:
             if workflow_id is None and every_workflow and file.exists():
                 document, _, problems = read_document(file)
-                if not problems and document_shape(document) == "manifest":
-                    targets.extend(Target(file, wid) for wid in workflow_ids(document))
+                ids = workflow_ids(document)
+                if not problems and document_shape(document) == "manifest" and ids:
+                    targets.extend(Target(file, wid) for wid in ids)
                     continue
             targets.append(Target(file, workflow_id))
     return targets
@@ -135,8 +155,7 @@ def _compile(target: Target, report: Report) -> Compiled | None:
 def cmd_nodes(args: argparse.Namespace) -> int:
     catalog = node_types()
     if args.type is not None and args.type not in catalog:
-        print(f"error: unknown node type {args.type!r}; known: {', '.join(catalog)}",
-              file=sys.stderr)
+        error(f"unknown node type {args.type!r}; known: {', '.join(catalog)}")
         return EXIT_INVALID
     chosen = [catalog[args.type]] if args.type else list(catalog.values())
     if args.format == "json":
@@ -176,6 +195,10 @@ def cmd_nodes(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     report = Report(args.format, [])
     targets = _targets(args.paths, args.workflow, every_workflow=True)
+    if not targets:
+        # Nothing to check is not "all valid": a CI job pointed at the wrong folder.
+        error(f"no workflow files (*.json) in {', '.join(args.paths)}")
+        return EXIT_INVALID
     for target in targets:
         _, diagnostics = check_file(target.path, target.workflow_id)
         report.add(target, diagnostics)
@@ -195,28 +218,50 @@ def cmd_generate(args: argparse.Namespace) -> int:
     source = Path(args.path)
     many = source.is_dir()
     targets = _targets([args.path], args.workflow, every_workflow=many)
+    # -o names a folder when generating a folder, when it is one, or ends in "/".
+    into_folder = args.output is not None and (
+        many or Path(args.output).is_dir() or args.output.endswith(("/", os.sep))
+    )
     if many and not args.output:
-        print("error: generating a directory needs -o DIR", file=sys.stderr)
+        error("generating a folder needs -o FOLDER")
+        return EXIT_INVALID
+    if not targets:
+        error(f"no workflow files (*.json) in {source}")
         return EXIT_INVALID
     compiled = [(target, _compile(target, report)) for target in targets]
     if report.has_errors:
         report.emit()
         return EXIT_INVALID  # nothing written: all or nothing
     outputs: dict[Path, str] = {}
+    owners: dict[Path, str] = {}
     requirements: set[str] = set()
     for target, result in compiled:
         assert result is not None
         requirements.update(result.plan.dependencies)
         if args.output:
             out = Path(args.output)
-            outputs[out / target.script_name() if many else out] = result.source
-        else:
-            sys.stdout.write(result.source)
+            path = out / target.script_name() if into_folder else out
+            if path in owners:
+                error(f"{owners[path]} and {target.name} would both be written to {path}")
+                return EXIT_INVALID
+            owners[path] = target.name
+            outputs[path] = result.source
     if args.requirements:
         outputs[Path(args.requirements)] = "".join(f"{r}\n" for r in sorted(requirements))
-    for path, text in outputs.items():
-        write_atomically(path, text)
-    report.emit({"written": [str(p) for p in outputs]}, quiet_if_clean=True)
+    try:
+        for path, text in outputs.items():
+            write_atomically(path, text)
+    except OSError as exc:
+        error(f"cannot write {exc.filename or args.output}: {exc.strerror}")
+        return EXIT_INVALID
+    scripts = [result.source for _target, result in compiled if result is not None]
+    if args.output:
+        report.emit({"written": [str(p) for p in outputs]}, quiet_if_clean=True)
+    elif args.format == "json":
+        report.emit({"written": [str(p) for p in outputs], "script": scripts[0]})
+    else:
+        report.emit(quiet_if_clean=True)
+        sys.stdout.write(scripts[0])
     return EXIT_OK
 
 
@@ -229,6 +274,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     against = Path(args.against)
     stale: list[str] = []
     targets = _targets(args.paths, None, every_workflow=True)
+    owners: dict[str, str] = {}
+    for target in targets:
+        name = target.script_name()
+        if name in owners:
+            error(f"{owners[name]} and {target.name} both generate {name}; rename one")
+            return EXIT_INVALID
+        owners[name] = target.name
     for target in targets:
         result = _compile(target, report)
         if result is None:
@@ -238,6 +290,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         if current != result.source:
             reason = "missing" if current is None else "stale"
             stale.append(f"{committed} is {reason} (from {target.name})")
+    for orphan in _orphans(against, set(owners)):
+        stale.append(f"{orphan} has no workflow any more (delete it)")
     if report.has_errors:
         report.emit()
         return EXIT_INVALID
@@ -253,6 +307,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_FAILED if stale else EXIT_OK
 
 
+def _orphans(folder: Path, expected: set[str]) -> list[Path]:
+    """Scripts Catalyst generated into `folder` whose workflow is gone."""
+    found = []
+    for script in sorted(folder.glob("*.py")) if folder.is_dir() else []:
+        if script.name in expected:
+            continue
+        with script.open("rb") as file:
+            head = file.read(2048)
+        if b"compiled by Catalyst" in head:
+            found.append(script)
+    return found
+
+
 # -- catalyst run -------------------------------------------------------------------------
 
 
@@ -265,8 +332,8 @@ def cmd_run(args: argparse.Namespace, script_args: list[str]) -> int:
         return EXIT_INVALID
     missing = _missing_requirements(result.plan.dependencies)
     if missing:
-        print(f"error: the script needs {', '.join(missing)}; install with: pip install "
-              + " ".join(f"'{requirement}'" for requirement in missing), file=sys.stderr)
+        error(f"the script needs {', '.join(missing)}; install with: pip install "
+              + " ".join(f"'{requirement}'" for requirement in missing))
         return EXIT_INVALID
     with tempfile.TemporaryDirectory(prefix="catalyst-run-") as folder:
         # A hyphenated name is never importable, so it shadows no module.
@@ -457,7 +524,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and let the interpreter's
+        # final flush write to nowhere instead of complaining.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except Exception as exc:  # a bug in Catalyst, not in the user's input
+        if os.environ.get("CATALYST_DEBUG"):
+            raise
+        error(f"internal error in catalyst ({type(exc).__name__}: {exc}); please report it "
+              "(CATALYST_DEBUG=1 shows the traceback)")
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

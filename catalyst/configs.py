@@ -18,7 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from catalyst import expressions
 from catalyst.config_types import decode_json_text, is_json_text_field, is_secret_field
-from catalyst.diagnostics import Diagnostic, json_pointer
+from catalyst.diagnostics import Diagnostic, json_pointer, listing
 from catalyst.keys import looks_like_key
 from catalyst.model import Node
 from catalyst.registry import NodeType
@@ -192,7 +192,7 @@ def _lookup(raw: Any, path: Sequence[str | int]) -> Any:
 
 
 def _fields_hint(model_class: type[BaseModel]) -> str:
-    return "valid fields: " + ", ".join(model_class.model_fields)
+    return "valid fields: " + listing(model_class.model_fields, limit=40)
 
 
 def _shown(value: Any) -> str:

@@ -8,8 +8,29 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from catalyst.keys import redact
+from catalyst.terminal import printable
 
 Severity = Literal["error", "warning"]
+
+
+# A hint lists at most this many options: with thousands of nodes, listing
+# every id in every diagnostic would make reports quadratic in the file.
+MAX_LISTED = 20
+# Reports print at most this many diagnostics per source (JSON: MAX_REPORTED).
+MAX_PRINTED = 100
+MAX_REPORTED = 1000
+
+
+def listing(items: Iterable[str], limit: int = MAX_LISTED) -> str:
+    """`a, b, c` — or the first `limit` and how many more."""
+    shown: list[str] = []
+    more = 0
+    for item in items:
+        if len(shown) < limit:
+            shown.append(item)
+        else:
+            more += 1
+    return ", ".join(shown) + (f", … ({more} more)" if more else "")
 
 
 def json_pointer(*parts: str | int) -> str:
@@ -66,7 +87,8 @@ def sort_key(diagnostic: Diagnostic) -> tuple[int, str, str]:
 def format_text(diagnostics: Sequence[Diagnostic], source: str) -> str:
     """Human report: one block per problem, with where, what and how to fix."""
     lines: list[str] = []
-    for d in sorted(diagnostics, key=sort_key):
+    ordered = sorted(diagnostics, key=sort_key)
+    for d in ordered[:MAX_PRINTED]:
         where = [f"node {d.node_id!r}"] if d.node_id is not None else []
         if d.edge_id is not None:
             where.append(f"edge {d.edge_id!r}")
@@ -76,10 +98,13 @@ def format_text(diagnostics: Sequence[Diagnostic], source: str) -> str:
         lines.append(f"{source}: {d.severity} [{d.code}]{location}: {d.message}")
         if d.hint:
             lines.append(f"    hint: {d.hint}")
+    if len(ordered) > MAX_PRINTED:
+        lines.append(f"{source}: … and {len(ordered) - MAX_PRINTED} more "
+                     "(--format json lists them)")
     errors = len(errors_in(diagnostics))
     warnings = len(diagnostics) - errors
     lines.append(f"{source}: {errors} error(s), {warnings} warning(s)")
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def format_json(diagnostics: Sequence[Diagnostic], source: str) -> str:

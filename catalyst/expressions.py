@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from jinja2 import TemplateSyntaxError, meta
+from jinja2 import TemplateSyntaxError
 from jinja2 import nodes as ast
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -29,6 +29,8 @@ _MARKERS = ("{{", "{%", "{#")
 _SINGLE = re.compile(r"\A\{\{(?P<expression>.*?)\}\}\Z", re.DOTALL)
 
 _ENVIRONMENT = ImmutableSandboxedEnvironment()
+# Longer config strings are refused before parsing (a prompt this long is a mistake).
+MAX_EXPRESSION_LENGTH = 1_000_000
 
 
 def is_template(text: str) -> bool:
@@ -86,16 +88,34 @@ def analyse(source: str, extra_names: frozenset[str] = frozenset()) -> Analysis:
     `extra_names` are names the node adds to its own scope (a promptTemplate's
     `variables`). Parsing never evaluates anything.
     """
+    if len(source) > MAX_EXPRESSION_LENGTH:
+        return Analysis((), (), f"longer than {MAX_EXPRESSION_LENGTH:,} characters")
     try:
         template = _ENVIRONMENT.parse(source)
     except TemplateSyntaxError as exc:
         where = f" (line {exc.lineno})" if source.count("\n") else ""
         return Analysis((), (), f"{exc.message}{where}")
+    except RecursionError:
+        return Analysis((), (), "nested too deeply")
     references = tuple(_references(template))
     allowed = set(ROOTS) | set(_ENVIRONMENT.globals) | extra_names
-    unknown = sorted(name for name in meta.find_undeclared_variables(template)
-                     if name not in allowed)
+    unknown = sorted(name for name in _undeclared_names(template) if name not in allowed)
     return Analysis(references, tuple(unknown), output_paths=tuple(_output_paths(template)))
+
+
+def _undeclared_names(template: ast.Template) -> set[str]:
+    """Names read but never bound in the template (by `for`, `set`, a macro…).
+
+    Deliberately not `jinja2.meta.find_undeclared_variables`: that runs the
+    code generator, whose optimizer folds constants, so checking
+    `{{ 'a' * 10**10 }}` would evaluate it. Checking never evaluates.
+    """
+    read: set[str] = set()
+    bound: set[str] = set()
+    for node, _parent in _walk(template, None):
+        if isinstance(node, ast.Name):
+            (read if node.ctx == "load" else bound).add(node.name)
+    return read - bound
 
 
 def _output_paths(template: ast.Template) -> Iterator[OutputPath]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from catalyst.config_types import ENV_NAME
-from catalyst.diagnostics import Diagnostic, json_pointer
+from catalyst.diagnostics import Diagnostic, json_pointer, listing
 from catalyst.keys import find_key
 from catalyst.model import (
     INPUT_TYPES,
@@ -30,6 +30,15 @@ from catalyst.model import (
 )
 
 _RUN_SETTING_KEYS = ("timeout", "retries", "onError", "fallbackValue")
+# Limits on what a workflow file may be: anything beyond is a mistake or an attack.
+MAX_FILE_BYTES = 20_000_000
+MAX_DEPTH = 64
+MAX_NODES = 5_000
+# Keys that only say where things sit on the canvas: they never change the code.
+_LAYOUT_KEYS = frozenset({
+    "position", "positionAbsolute", "selected", "dragging", "measured", "width", "height",
+    "zIndex", "resizing", "draggable", "selectable", "sourcePosition", "targetPosition",
+})
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,50 @@ def _lone_surrogates(value: Any, path: str = "") -> Iterator[str]:
             yield from _lone_surrogates(item, f"{path}/{index}")
 
 
+def _too_deep(document: Any) -> str | None:
+    """The pointer of the first value nested deeper than MAX_DEPTH (iteratively: no recursion)."""
+    stack: list[tuple[Any, str, int]] = [(document, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return path
+        if isinstance(value, Mapping):
+            stack.extend((item, path + json_pointer(key), depth + 1) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}/{i}", depth + 1) for i, item in enumerate(value))
+    return None
+
+
+def content_digest(document: Any) -> str:
+    """sha256 of what the document means: where nodes sit on the canvas and key
+    order left out, so moving a node does not make its generated script stale."""
+    canonical = json.dumps(_without_layout(document), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _without_layout(document: Any) -> Any:
+    if not isinstance(document, Mapping):
+        return document
+    stripped = {k: v for k, v in document.items() if k != "viewport"}
+    if isinstance(stripped.get("nodes"), (list, Mapping)):
+        stripped["nodes"] = _nodes_without_layout(stripped["nodes"])
+    workflows = stripped.get("workflows")
+    if isinstance(workflows, Mapping):
+        stripped["workflows"] = {key: _without_layout(value) for key, value in workflows.items()}
+    return stripped
+
+
+def _nodes_without_layout(nodes: Any) -> Any:
+    def node(entry: Any) -> Any:
+        if not isinstance(entry, Mapping):
+            return entry
+        return {k: v for k, v in entry.items() if k not in _LAYOUT_KEYS}
+
+    if isinstance(nodes, Mapping):
+        return {key: node(value) for key, value in nodes.items()}
+    return [node(entry) for entry in nodes]
+
+
 def _pasted_keys(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
     """(pointer, provider) for every string or object key that holds an API key."""
     if isinstance(value, str):
@@ -131,18 +184,46 @@ def workflow_ids(document: Any) -> list[str]:
 
 
 def read_document(path: Path) -> tuple[Any, bytes, list[Diagnostic]]:
-    """Parse a workflow file; a read or JSON error is a diagnostic, not a crash."""
+    """Parse a workflow file; a read or JSON error is a diagnostic, not a crash.
+
+    Only regular files are read (a FIFO would block, /dev/zero never ends),
+    and at most MAX_FILE_BYTES of them.
+    """
     try:
-        raw = path.read_bytes()
+        if not path.is_file():
+            what = "is not a regular file" if path.exists() else "does not exist"
+            return None, b"", [Diagnostic("unreadable-file", f"cannot read {path}: it {what}")]
+        with path.open("rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         return None, b"", [Diagnostic("unreadable-file", f"cannot read {path}: {exc.strerror}")]
+    if len(raw) > MAX_FILE_BYTES:
+        return None, b"", [Diagnostic(
+            "file-too-large", f"{path} is larger than {MAX_FILE_BYTES // 1_000_000} MB",
+            hint="a workflow file is a few kilobytes; is this the right file?",
+        )]
+    return parse_document(raw)
+
+
+def parse_document(raw: bytes) -> tuple[Any, bytes, list[Diagnostic]]:
+    """Parse JSON text (UTF-8); every way it can fail is one diagnostic."""
     try:
         return json.loads(raw), raw, []
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        position = f" (line {exc.lineno}, column {exc.colno})" if isinstance(
-            exc, json.JSONDecodeError
-        ) else ""
-        return None, raw, [Diagnostic("invalid-json", f"not valid JSON{position}: {exc}")]
+    except json.JSONDecodeError as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})"
+        return None, raw, [Diagnostic("invalid-json", f"not valid JSON{where}: {exc.msg}")]
+    except UnicodeDecodeError as exc:
+        return None, raw, [Diagnostic(
+            "invalid-json", f"not UTF-8 text (byte {exc.start})",
+            hint="save the file as UTF-8",
+        )]
+    except RecursionError:
+        return None, raw, [Diagnostic(
+            "too-deep", f"nested more than {MAX_DEPTH} levels deep",
+            hint=f"workflow files nest at most {MAX_DEPTH} levels",
+        )]
+    except ValueError as exc:  # e.g. a number with thousands of digits
+        return None, raw, [Diagnostic("invalid-json", f"not valid JSON: {exc}")]
 
 
 def load_workflow(path: Path, workflow_id: str | None = None) -> LoadResult:
@@ -158,6 +239,11 @@ def load_document(
 ) -> LoadResult:
     """Load one workflow from an already parsed document."""
     collector = _Collector()
+    deepest = _too_deep(document)
+    if deepest is not None:
+        collector.error("too-deep", f"nested more than {MAX_DEPTH} levels deep", deepest,
+                        hint=f"workflow files nest at most {MAX_DEPTH} levels")
+        return LoadResult(None, collector.diagnostics)
     for path in _lone_surrogates(document):
         collector.error(
             "invalid-text",
@@ -169,9 +255,7 @@ def load_document(
     if collector.diagnostics:
         return LoadResult(None, collector.diagnostics)
     pasted = list(_pasted_keys(document))
-    if raw is None:
-        raw = json.dumps(document, sort_keys=True, ensure_ascii=False).encode()
-    digest = hashlib.sha256(raw).hexdigest()
+    digest = content_digest(document)
     shape = document_shape(document)
     if shape == "manifest":
         workflow = _load_manifest(document, source_name, digest, workflow_id, collector)
@@ -245,7 +329,7 @@ def _load_manifest(
                 "workflow-choice-required",
                 f"{source_name} holds {len(ids)} workflows; choose one",
                 "/workflows",
-                hint=f"pass --workflow with one of: {', '.join(ids)}",
+                hint=f"pass --workflow with one of: {listing(ids)}",
             )
             return None
         workflow_id = ids[0]
@@ -254,7 +338,7 @@ def _load_manifest(
             "workflow-not-found",
             f"no workflow {workflow_id!r} in {source_name}",
             "/workflows",
-            hint=f"workflows in this project: {', '.join(ids)}",
+            hint=f"workflows in this project: {listing(ids)}",
         )
         return None
     base = json_pointer("workflows", workflow_id)
@@ -360,6 +444,11 @@ def _load_nodes(raw: Any, base: str, collector: _Collector, *, graph: bool) -> t
                             f"{_kind(raw)}", where)
             return ()
         items = list(raw.items())
+    if len(items) > MAX_NODES:
+        collector.error("too-many-nodes", f"{len(items):,} nodes; Catalyst compiles at most "
+                        f"{MAX_NODES:,} per workflow", where,
+                        hint="split the workflow into several")
+        return ()
     nodes = []
     for key, value in items:
         node = _load_node(key, value, where + json_pointer(key), collector, graph=graph)

@@ -92,6 +92,7 @@ class Workflow:
     globals: dict[str, Any]
     secrets: tuple[SecretSpec, ...]
     source_name: str
+    # sha256 of what the file means (canvas layout left out): see loading.content_digest.
     source_sha256: str
     # Pointer prefix of the workflow inside its file ("" for an editor graph).
     path: str = ""

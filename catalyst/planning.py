@@ -102,7 +102,7 @@ class Plan:
 
     @property
     def source_digest(self) -> Code:
-        """The first 16 hex digits of the source file's sha256 (hex digits only)."""
+        """The first 16 hex digits of the workflow's content sha256 (layout left out)."""
         digest = self.workflow.source_sha256[:16]
         if not all(char in "0123456789abcdef" for char in digest):
             raise ValueError("source digest is not hexadecimal")

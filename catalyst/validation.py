@@ -25,7 +25,7 @@ from catalyst.configs import (
     normalise_config,
     prepare_config,
 )
-from catalyst.diagnostics import Diagnostic, json_pointer
+from catalyst.diagnostics import Diagnostic, json_pointer, listing
 from catalyst.model import Edge, Node, Workflow
 from catalyst.registry import (
     PLANNED_TYPES,
@@ -136,6 +136,9 @@ def check_workflow(workflow: Workflow) -> CheckedWorkflow:
 
 
 def _close(word: str, options: list[str]) -> str:
+    if len(options) > 200:
+        # Comparing with thousands of ids per diagnostic would be quadratic.
+        options = [option for option in options if option[:1] == word[:1]][:200]
     matches = difflib.get_close_matches(word, options, n=1)
     return f"did you mean {matches[0]!r}? " if matches else ""
 
@@ -161,14 +164,14 @@ def _check_nodes(workflow: Workflow, problems: list[Diagnostic]) -> dict[str, No
                 "unsupported-node-type",
                 f"node type {node.type!r} is not implemented in Catalyst yet",
                 node.path + "/type", node_id=node.id,
-                hint=f"node types available now: {', '.join(sorted(known))}",
+                hint=f"node types available now: {listing(sorted(known))}",
             ))
         else:
             problems.append(Diagnostic(
                 "unknown-node-type", f"unknown node type {node.type!r}",
                 node.path + "/type", node_id=node.id,
                 hint=_close(node.type, list(known))
-                + f"known node types: {', '.join(sorted(known))}",
+                + f"known node types: {listing(sorted(known))}",
             ))
     if not any(not t.is_trigger for t in types.values()) and not problems:
         problems.append(Diagnostic(
@@ -214,7 +217,7 @@ def _check_edges(
                 problems.append(Diagnostic(
                     "dangling-edge", f"edge {end} {node_id!r} is not a node in this workflow",
                     f"{edge.path}/{end}", edge_id=edge.label,
-                    hint=_close(node_id, ids) + f"nodes: {', '.join(ids)}",
+                    hint=_close(node_id, ids) + f"nodes: {listing(ids)}",
                 ))
                 ends.append(None)
                 continue
@@ -243,7 +246,7 @@ def _resolve_handle(
 ) -> Port | None:
     ports = node_type.outputs if end == "source" else node_type.inputs
     key = "sourceHandle" if end == "source" else "targetHandle"
-    valid = ", ".join(port.id for port in ports) or "none"
+    valid = listing(port.id for port in ports) or "none"
     direction = "output" if end == "source" else "input"
     if handle is None:
         if len(ports) == 1:
@@ -327,17 +330,17 @@ def _check_expressions(
             known = [*sorted(local), "input", "global", "nodes"]
             report("unknown-reference", f"unknown name {name!r} in {source!r}",
                    _close(name, known) + "expressions can read input.<name>, global.<name>, "
-                   "nodes['<id>'].output" + (f" and {', '.join(sorted(local))}" if local else ""))
+                   "nodes['<id>'].output" + (f" and {listing(sorted(local))}" if local else ""))
         for ref in analysis.references:
             if ref.root == "input" and ref.key is not None and ref.key not in inputs:
                 report("unknown-input", f"{source!r} reads input {ref.key!r}, which the "
                        "workflow does not declare",
-                       _close(ref.key, inputs) + f"declared inputs: {', '.join(inputs) or 'none'}")
+                       _close(ref.key, inputs) + f"declared inputs: {listing(inputs) or 'none'}")
             elif ref.root == "global" and ref.key is not None and ref.key not in workflow.globals:
                 names = sorted(workflow.globals)
                 report("unknown-global", f"{source!r} reads global {ref.key!r}, which the "
                        "project does not define",
-                       _close(ref.key, names) + f"globals: {', '.join(names) or 'none'}")
+                       _close(ref.key, names) + f"globals: {listing(names) or 'none'}")
             elif ref.root == "nodes":
                 if ref.key is None:
                     report("unknown-node-reference", f"{source!r} reads `nodes` without "
@@ -348,7 +351,7 @@ def _check_expressions(
                 elif ref.key not in ids:
                     hyphenated = [i for i in ids if i.startswith(ref.key + "-")]
                     hint = (f"write nodes[{hyphenated[0]!r}]: ids with '-' need brackets"
-                            if hyphenated else _close(ref.key, ids) + f"nodes: {', '.join(ids)}")
+                            if hyphenated else _close(ref.key, ids) + f"nodes: {listing(ids)}")
                     report("unknown-node-reference",
                            f"{source!r} reads node {ref.key!r}, which does not exist", hint)
                 else:
@@ -432,7 +435,7 @@ def _check_output_reads(
             f"has no field {missing!r} there",
             item.pointer, node_id=item.node.id,
             hint=_close(str(missing), available)
-            + f"fields of {where}: {', '.join(available) or 'none'}",
+            + f"fields of {where}: {listing(available) or 'none'}",
         ))
 
 
@@ -445,7 +448,7 @@ def _check_trigger(workflow: Workflow, problems: list[Diagnostic]) -> None:
     if node_type is None or not node_type.is_trigger:
         problems.append(Diagnostic(
             "unknown-trigger", f"{trigger.type!r} is not a trigger type", trigger.path + "/type",
-            hint=_close(trigger.type, triggers) + f"trigger types: {', '.join(triggers)}",
+            hint=_close(trigger.type, triggers) + f"trigger types: {listing(triggers)}",
         ))
         return
     _model, found = model_diagnostics(node_type.config_model, trigger.config,

@@ -15,10 +15,21 @@ EXIT_USAGE = 2
 EXIT_CANNOT_BIND = 1
 
 
+def _port(text: str) -> int:
+    """A TCP port number, or an argparse error naming the range."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is outside 0-65535")
+    return port
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="port (0 = any free)"
+        "--port", type=_port, default=DEFAULT_PORT, help="port (0 = any free)"
     )
     parser.add_argument(
         "--latency-ms", type=float, default=0.0, help="delay before each answer"

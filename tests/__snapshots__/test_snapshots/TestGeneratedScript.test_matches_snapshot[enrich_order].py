@@ -5,7 +5,7 @@
 # ]
 # ///
 # Workflow 'Enrich an order', compiled by Catalyst 0.1.0
-# from 'enrich_order.json' (sha256 9d545b336374e71e).
+# from 'enrich_order.json' (content sha256 bcd839debcc3dee9).
 # This script does not need Catalyst: run it, read it, ship it. Regenerating
 # overwrites edits; `catalyst check` tells when it is stale.
 from __future__ import annotations

@@ -8,7 +8,7 @@
 # ]
 # ///
 # Workflow "Answer in the asker's language", compiled by Catalyst 0.1.0
-# from 'language_router.json' (sha256 a7974cb9971b2799).
+# from 'language_router.json' (content sha256 ab63ec3a8655428f).
 # This script does not need Catalyst: run it, read it, ship it. Regenerating
 # overwrites edits; `catalyst check` tells when it is stale.
 from __future__ import annotations

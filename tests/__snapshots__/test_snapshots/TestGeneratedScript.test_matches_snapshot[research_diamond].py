@@ -8,7 +8,7 @@
 # ]
 # ///
 # Workflow 'Analyse a review', compiled by Catalyst 0.1.0
-# from 'research_diamond.json' (sha256 9a64a5bb0aaddbd6).
+# from 'research_diamond.json' (content sha256 518e68605c510aee).
 # This script does not need Catalyst: run it, read it, ship it. Regenerating
 # overwrites edits; `catalyst check` tells when it is stale.
 from __future__ import annotations

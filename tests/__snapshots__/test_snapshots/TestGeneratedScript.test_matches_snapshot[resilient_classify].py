@@ -8,7 +8,7 @@
 # ]
 # ///
 # Workflow 'Classify tickets, resiliently', compiled by Catalyst 0.1.0
-# from 'resilient_classify.json' (sha256 cd444305ae49091b).
+# from 'resilient_classify.json' (content sha256 f1335aa2d396215b).
 # This script does not need Catalyst: run it, read it, ship it. Regenerating
 # overwrites edits; `catalyst check` tells when it is stale.
 from __future__ import annotations

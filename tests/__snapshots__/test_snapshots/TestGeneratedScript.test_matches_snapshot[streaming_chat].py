@@ -8,7 +8,7 @@
 # ]
 # ///
 # Workflow 'Streaming chat', compiled by Catalyst 0.1.0
-# from 'streaming_chat.json' (sha256 97b965621e9bec97).
+# from 'streaming_chat.json' (content sha256 25dedf29c6b8bfdf).
 # This script does not need Catalyst: run it, read it, ship it. Regenerating
 # overwrites edits; `catalyst check` tells when it is stale.
 from __future__ import annotations

@@ -8,7 +8,7 @@
 # ]
 # ///
 # Workflow 'Summarize text', compiled by Catalyst 0.1.0
-# from 'summarize.json' (sha256 2cfaa4561bca8646).
+# from 'summarize.json' (content sha256 4cc7e0b37cf4c0b3).
 # This script does not need Catalyst: run it, read it, ship it. Regenerating
 # overwrites edits; `catalyst check` tells when it is stale.
 from __future__ import annotations

@@ -8,7 +8,7 @@
 # ]
 # ///
 # Workflow 'Draft a reply', compiled by Catalyst 0.1.0
-# from 'support_triage.json' (sha256 d23ca20965505bab).
+# from 'support_triage.json' (content sha256 51f8da26402b5280).
 # This script does not need Catalyst: run it, read it, ship it. Regenerating
 # overwrites edits; `catalyst check` tells when it is stale.
 from __future__ import annotations
