@@ -43,7 +43,8 @@ _EXPRESSION_IMPORTS = (
     "from jinja2 import StrictUndefined, TemplateError, Undefined",
     "from jinja2.sandbox import ImmutableSandboxedEnvironment",
 )
-_EXPRESSION_DEPENDENCY = "jinja2>=3.1,<4"
+# 3.1.6 fixes the sandbox escape through |attr (CVE-2025-27516).
+_EXPRESSION_DEPENDENCY = "jinja2>=3.1.6,<4"
 REQUIRES_PYTHON = ">=3.11"
 _VERSION = Code(__version__)
 

@@ -26,7 +26,7 @@ from catalyst.rendering import render_script
 from catalyst.validation import check_workflow
 
 GROQ = node_types()["groqCompletion"]
-JINJA2 = "jinja2>=3.1,<4"
+JINJA2 = "jinja2>=3.1.6,<4"
 
 
 def plan(document: dict[str, Any]) -> Plan:

@@ -1,7 +1,7 @@
 # /// script
 # requires-python = ">=3.11"
 # dependencies = [
-#     "jinja2>=3.1,<4",
+#     "jinja2>=3.1.6,<4",
 # ]
 # ///
 # Workflow 'Enrich an order', compiled by Catalyst 0.1.0

@@ -4,7 +4,7 @@
 #     "aiolimiter>=1.1,<2",
 #     "groq>=1.7,<2",
 #     "httpx>=0.23,<1",
-#     "jinja2>=3.1,<4",
+#     "jinja2>=3.1.6,<4",
 # ]
 # ///
 # Workflow 'Draft a reply', compiled by Catalyst 0.1.0
