@@ -292,11 +292,16 @@ def _check_expressions(
     read: set[str] = set()
     model = node_type.config_model
     local: frozenset[str] = frozenset()
+    # When the scope field is there but unreadable (JSON text that does not parse,
+    # reported already), its names are unknown: saying each is undefined would
+    # blame the templates for the scope's mistake.
+    scope_unreadable = False
     if node_type.scope_field is not None:
         written = keys_as_written(model, prepared.values).get(node_type.scope_field)
         scope = prepared.values.get(written) if written else None
         if isinstance(scope, dict):
             local = frozenset(name for name in scope if isinstance(name, str))
+        scope_unreadable = scope is not None and not isinstance(scope, dict)
     for path, source in expressions.template_strings(prepared.values):
         field = model.model_fields.get(field_name(model, str(path[0]))) if path else None
         if field is not None and is_secret_field(field):
@@ -323,6 +328,8 @@ def _check_expressions(
                 report("secret-in-expression", f"{source!r} reads `{name}`: secrets only name "
                        "the key of a secret field, they never go into text",
                        'set the secret field itself, e.g. "apiKey": "{{ secrets.GROQ_API_KEY }}"')
+                continue
+            if scope_unreadable:
                 continue
             known = [*sorted(local), "input", "global", "nodes"]
             report("unknown-reference", f"unknown name {name!r} in {source!r}",
