@@ -8,7 +8,7 @@ from pydantic import AliasChoices, Field, field_validator
 
 from catalyst.config_types import NodeConfig, json_text
 from catalyst.registry import NodeType, Port, ShapeContext
-from catalyst.shapes import Schema, merge_objects, of_value
+from catalyst.shapes import Schema, can_be, merge_objects, of_value
 
 
 class EditFieldsConfig(NodeConfig):
@@ -50,6 +50,20 @@ def output_shape(context: ShapeContext) -> Schema:
     return merge_objects(base, fields)
 
 
+def input_problem(context: ShapeContext) -> tuple[str, str] | None:
+    # Merging needs an object (or nothing: then the fields alone); a reply's text,
+    # a number or a list arriving would fail the run.
+    config = context.config
+    assert isinstance(config, EditFieldsConfig)
+    base = context.inputs.get("input")
+    if config.mode == "merge" and base is not None and not can_be(base, "object", "null"):
+        kinds = sorted({b.get("type", "?") for b in base.get("anyOf", [base])})
+        return (f"merge mode updates the object arriving on `input`, but a {' or '.join(kinds)} "
+                "arrives there",
+                "use mode replace, or connect a node whose output is an object")
+    return None
+
+
 NODE_TYPES = (
     NodeType(
         type="editFields",
@@ -66,6 +80,7 @@ NODE_TYPES = (
         "object with them (merge)",
         output_schema={"type": "object", "description": "known from the config"},
         output_shape=output_shape,
+        input_problem=input_problem,
         example={"mode": "merge", "fields": {"summary": "{{ nodes.llm.output.content }}"}},
     ),
 )
