@@ -406,6 +406,9 @@ FIELDS = "content, finish_reason, model, usage, cost_usd, latency_ms, fallbacks"
                      "message", "total_tokenz", "did you mean 'total_tokens'? fields of "
                      "nodes['llm'].output.usage: prompt_tokens, completion_tokens, total_tokens",
                      id="nested"),
+        pytest.param(node("log", "log", {"message": "{{ nodes.llm.output.content.sentiment }}"}),
+                     "message", "sentiment", "fields of nodes['llm'].output.content: none",
+                     id="into-a-string"),
         pytest.param(node("edit", "editFields", {"operations": json.dumps(
             [{"field": "reply", "value": "{{ nodes.llm.output.text }}"}])}),
             "operations", "text", FIELDS, id="operations-text"),
@@ -418,6 +421,19 @@ def test_unknown_output_field(downstream: Document, key: str, missing: str, hint
     assert problem.path == f"/nodes/1/data/config/{key}"
     assert f"has no field {missing!r}" in problem.message
     assert problem.hint is not None and hint in problem.hint
+
+
+def test_a_reply_cannot_be_merged_into() -> None:
+    """An edge from a completion carries its text; editFields' merge needs an object."""
+    document = llm_then(node("edit", "editFields", {"operations": '[{"field": "a", "value": 1}]',
+                                                    "mode": "merge"}))
+    problem = error(diagnostics(document), "incompatible-input")
+    assert problem.node_id == "edit"
+    assert problem.path == "/nodes/1"
+    assert "a string arrives" in problem.message
+    assert problem.hint is not None and "mode replace" in problem.hint
+    document["nodes"][1]["data"]["config"]["mode"] = "replace"
+    assert [d for d in diagnostics(document) if d.is_error] == []
 
 
 @pytest.mark.parametrize("text", ["Key: {{ secrets.GROQ_API_KEY }}", "{{ env.HOME }} says hi"])
