@@ -52,8 +52,10 @@ class Diagnostic:
     severity: Severity = "error"
 
     def __post_init__(self) -> None:
-        # A pasted key must not travel further in a report than in the file.
-        for name in ("message", "hint"):
+        # A pasted key must not travel further in a report than in the file, whichever
+        # field it would ride in: a key used as an id or an object key ends up in
+        # node_id, edge_id or the path of every other problem about that place.
+        for name in ("message", "hint", "path", "node_id", "edge_id"):
             text = getattr(self, name)
             if text is not None:
                 object.__setattr__(self, name, redact(text))

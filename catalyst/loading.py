@@ -283,14 +283,18 @@ def load_document(
         node = _node_at(workflow, path)
         collector.error(
             "literal-secret",
-            f"this value looks like a {provider} API key; workflow files must not hold "
-            "secrets",
+            f"this value looks like {_article(provider)} {provider} API key; workflow files "
+            "must not hold secrets",
             path,
             node_id=node,
             hint="set the key in an environment variable and name it in the secret field: "
             '"apiKey": "GROQ_API_KEY" (or {"$secret": "GROQ_API_KEY"})',
         )
     return LoadResult(workflow, collector.diagnostics)
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def _node_at(workflow: Workflow | None, pointer: str) -> str | None:

@@ -27,6 +27,13 @@ INTEGER: Schema = {"type": "integer"}
 BOOLEAN: Schema = {"type": "boolean"}
 NULL: Schema = {"type": "null"}
 
+# The Python values behind each JSON type: what a key on a non-object reaches at run
+# time (Jinja's `x.key` and `x['key']` fall back to each other, so methods count).
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,),
+    "null": (type(None),), "array": (list,),
+}
+
 
 def closed(properties: Mapping[str, Schema], *, description: str = "") -> Schema:
     """An object with exactly these keys."""
@@ -78,6 +85,14 @@ def of_value(value: Any) -> Schema:
     return OPEN
 
 
+def can_be(schema: Schema, *kinds: str) -> bool:
+    """Whether a value of this shape may be of one of these JSON types (open: yes)."""
+    if "anyOf" in schema:
+        return any(can_be(branch, *kinds) for branch in schema["anyOf"])
+    kind = schema.get("type")
+    return not isinstance(kind, str) or kind in kinds
+
+
 def member(schema: Schema, key: str | None) -> Schema:
     """The shape of `value[key]` (the whole value for None): what a port carries."""
     if key is None:
@@ -123,6 +138,15 @@ def walk(schema: Schema, keys: Sequence[str | int]) -> Walk:
         if kind == "array" and isinstance(key, int):
             schema = schema.get("items", OPEN)
             continue
+        # A key into a string, number, boolean, null or list: a method (`.upper`) is
+        # there; anything else is undefined at run time (a string's index may be too,
+        # but its length is not known here).
+        python_types = _PYTHON_TYPES.get(kind) if isinstance(kind, str) else None
+        if python_types is not None and (
+            (isinstance(key, str) and not any(hasattr(t, key) for t in python_types))
+            or (isinstance(key, int) and kind not in ("string", "array"))
+        ):
+            return Walk(OPEN, index, ())
         # An open shape, or a method of a string or list (`.upper()`): not ours to judge.
         return Walk(OPEN)
     return Walk(schema)

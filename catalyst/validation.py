@@ -130,7 +130,7 @@ def check_workflow(workflow: Workflow) -> CheckedWorkflow:
     _check_trigger(workflow, problems)
     acyclic = _check_cycles(workflow, wires, references, problems)
     if acyclic:
-        shapes = output_shapes(workflow, types, configs, wires, references, policy)
+        shapes = output_shapes(workflow, types, configs, wires, references, policy, problems)
         _check_output_reads(types, shapes, reads, problems)
     return CheckedWorkflow(workflow, problems, types, configs, wires, references, policy)
 
@@ -295,11 +295,16 @@ def _check_expressions(
     read: set[str] = set()
     model = node_type.config_model
     local: frozenset[str] = frozenset()
+    # When the scope field is there but unreadable (JSON text that does not parse,
+    # reported already), its names are unknown: saying each is undefined would
+    # blame the templates for the scope's mistake.
+    scope_unreadable = False
     if node_type.scope_field is not None:
         written = keys_as_written(model, prepared.values).get(node_type.scope_field)
         scope = prepared.values.get(written) if written else None
         if isinstance(scope, dict):
             local = frozenset(name for name in scope if isinstance(name, str))
+        scope_unreadable = scope is not None and not isinstance(scope, dict)
     for path, source in expressions.template_strings(prepared.values):
         field = model.model_fields.get(field_name(model, str(path[0]))) if path else None
         if field is not None and is_secret_field(field):
@@ -326,6 +331,8 @@ def _check_expressions(
                 report("secret-in-expression", f"{source!r} reads `{name}`: secrets only name "
                        "the key of a secret field, they never go into text",
                        'set the secret field itself, e.g. "apiKey": "{{ secrets.GROQ_API_KEY }}"')
+                continue
+            if scope_unreadable:
                 continue
             known = [*sorted(local), "input", "global", "nodes"]
             report("unknown-reference", f"unknown name {name!r} in {source!r}",
@@ -365,8 +372,11 @@ def _check_expressions(
 def output_shapes(
     workflow: Workflow, types: Mapping[str, NodeType], configs: Mapping[str, NormalisedConfig],
     wires: list[Wire], references: Mapping[str, frozenset[str]], policy: RunPolicy,
+    problems: list[Diagnostic] | None = None,
 ) -> dict[str, Schema]:
-    """The shape of every node's output, worked out in dependency order."""
+    """The shape of every node's output, worked out in dependency order; into
+    `problems`, what arrives where it cannot work (a text into an editFields merge)."""
+    paths = {node.id: node.path for node in workflow.nodes}
     graph: nx.DiGraph[str] = nx.DiGraph()
     order = {node.id: index for index, node in enumerate(workflow.nodes)}
     graph.add_nodes_from(order)
@@ -393,7 +403,12 @@ def output_shapes(
                 shape = _MESSAGES if wire.target_port.type == "messages" else STRING
             port = wire.target_port.id
             arriving[port] = any_of(arriving[port], shape) if port in arriving else shape
-        shape = node_type.shape_of_output(ShapeContext(config.model, arriving, workflow_inputs))
+        context = ShapeContext(config.model, arriving, workflow_inputs)
+        problem = node_type.input_problem(context) if node_type.input_problem else None
+        if problem is not None and problems is not None:
+            problems.append(Diagnostic("incompatible-input", problem[0], paths[node_id],
+                                       node_id=node_id, hint=problem[1]))
+        shape = node_type.shape_of_output(context)
         node_policy = policy.nodes.get(node_id)
         if node_policy is not None and node_policy.on_error == "continue":
             shape = any_of(shape, closed({"error": STRING}))

@@ -614,7 +614,7 @@ def test_a_clean_workflow_has_no_diagnostics() -> None:
         prompt_node("p", "{{ input.text }}"),
         groq_node("g", temperature=0.2),
         condition_node("c", "{{ nodes.g.output.content == 'yes' }}"),
-        edit_fields_node("yes", {"answer": "{{ nodes.g.output.content }}"}),
+        edit_fields_node("yes", {"answer": "{{ nodes.g.output.content }}"}, mode="replace"),
         log_node("no", level="warning"),
         edges=[edge("start", "p"), edge("p", "g"), edge("g", "c"),
                edge("c", "yes", source_handle="true"), edge("c", "no", source_handle="false")],
