@@ -187,9 +187,6 @@ class NodeType:
     # expressions: a promptTemplate's `variables`.
     scope_field: str | None = None
     implied_edges: Callable[[Any], Sequence[ImpliedEdge]] | None = None
-    # Why the values arriving on its inputs cannot work, as (message, hint), or
-    # None; given the same context as `output_shape`.
-    input_problem: Callable[[ShapeContext], tuple[str, str] | None] | None = None
 
     @property
     def function_suffix(self) -> str:

@@ -85,14 +85,6 @@ def of_value(value: Any) -> Schema:
     return OPEN
 
 
-def can_be(schema: Schema, *kinds: str) -> bool:
-    """Whether a value of this shape may be of one of these JSON types (open: yes)."""
-    if "anyOf" in schema:
-        return any(can_be(branch, *kinds) for branch in schema["anyOf"])
-    kind = schema.get("type")
-    return not isinstance(kind, str) or kind in kinds
-
-
 def member(schema: Schema, key: str | None) -> Schema:
     """The shape of `value[key]` (the whole value for None): what a port carries."""
     if key is None:

@@ -130,7 +130,7 @@ def check_workflow(workflow: Workflow) -> CheckedWorkflow:
     _check_trigger(workflow, problems)
     acyclic = _check_cycles(workflow, wires, references, problems)
     if acyclic:
-        shapes = output_shapes(workflow, types, configs, wires, references, policy, problems)
+        shapes = output_shapes(workflow, types, configs, wires, references, policy)
         _check_output_reads(types, shapes, reads, problems)
     return CheckedWorkflow(workflow, problems, types, configs, wires, references, policy)
 
@@ -372,11 +372,8 @@ def _check_expressions(
 def output_shapes(
     workflow: Workflow, types: Mapping[str, NodeType], configs: Mapping[str, NormalisedConfig],
     wires: list[Wire], references: Mapping[str, frozenset[str]], policy: RunPolicy,
-    problems: list[Diagnostic] | None = None,
 ) -> dict[str, Schema]:
-    """The shape of every node's output, worked out in dependency order; into
-    `problems`, what arrives where it cannot work (a text into an editFields merge)."""
-    paths = {node.id: node.path for node in workflow.nodes}
+    """The shape of every node's output, worked out in dependency order."""
     graph: nx.DiGraph[str] = nx.DiGraph()
     order = {node.id: index for index, node in enumerate(workflow.nodes)}
     graph.add_nodes_from(order)
@@ -403,12 +400,7 @@ def output_shapes(
                 shape = _MESSAGES if wire.target_port.type == "messages" else STRING
             port = wire.target_port.id
             arriving[port] = any_of(arriving[port], shape) if port in arriving else shape
-        context = ShapeContext(config.model, arriving, workflow_inputs)
-        problem = node_type.input_problem(context) if node_type.input_problem else None
-        if problem is not None and problems is not None:
-            problems.append(Diagnostic("incompatible-input", problem[0], paths[node_id],
-                                       node_id=node_id, hint=problem[1]))
-        shape = node_type.shape_of_output(context)
+        shape = node_type.shape_of_output(ShapeContext(config.model, arriving, workflow_inputs))
         node_policy = policy.nodes.get(node_id)
         if node_policy is not None and node_policy.on_error == "continue":
             shape = any_of(shape, closed({"error": STRING}))

@@ -423,17 +423,18 @@ def test_unknown_output_field(downstream: Document, key: str, missing: str, hint
     assert problem.hint is not None and hint in problem.hint
 
 
-def test_a_reply_cannot_be_merged_into() -> None:
-    """An edge from a completion carries its text; editFields' merge needs an object."""
-    document = llm_then(node("edit", "editFields", {"operations": '[{"field": "a", "value": 1}]',
-                                                    "mode": "merge"}))
-    problem = error(diagnostics(document), "incompatible-input")
-    assert problem.node_id == "edit"
-    assert problem.path == "/nodes/1"
-    assert "a string arrives" in problem.message
-    assert problem.hint is not None and "mode replace" in problem.hint
-    document["nodes"][1]["data"]["config"]["mode"] = "replace"
+def test_a_reply_merged_into_is_kept_as_value_and_its_shape_is_known() -> None:
+    """Any output may feed any input: a completion's text merged by editFields
+    arrives as {"value": …}, and the checker knows that shape."""
+    edit = node("edit", "editFields", {"operations": '[{"field": "a", "value": 1}]',
+                                       "mode": "merge"})
+    reader = node("show", "log", {"message": "{{ nodes.edit.output.value }} {{ nodes.edit.output.a }}"})
+    document = llm_then(edit)
+    document["nodes"].append(reader)
     assert [d for d in diagnostics(document) if d.is_error] == []
+    document["nodes"][2]["data"]["config"]["message"] = "{{ nodes.edit.output.content }}"
+    problem = error(diagnostics(document), "unknown-output-field")
+    assert problem.hint is not None and "value, a" in problem.hint
 
 
 @pytest.mark.parametrize("text", ["Key: {{ secrets.GROQ_API_KEY }}", "{{ env.HOME }} says hi"])
