@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tomllib
 import zipfile
 from pathlib import Path
@@ -73,8 +74,17 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("install")
     source = copy_of_repository(base / "src")
     venv = base / "venv"
-    run([sys.executable, "-m", "venv", "--system-site-packages", venv], cwd=base)
+    # Not --system-site-packages: from inside a virtualenv that points at the
+    # base interpreter, which lacks what the tests' environment installed. The
+    # new venv sees exactly this interpreter's packages instead, after its own.
+    run([sys.executable, "-m", "venv", venv], cwd=base)
     python, pip = venv / "bin" / "python", venv / "bin" / "pip"
+    inner_site = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_paths()"
+                                          "['purelib'])"], cwd=base).strip())
+    outer = {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
+    (inner_site / "_outer_environment.pth").write_text(
+        "".join(f"{path}\n" for path in sorted(outer)), encoding="utf-8"
+    )
     # The build backend the project declares (setuptools, wheel) in the venv, so
     # the build does not depend on what the outer interpreter happens to have.
     run([pip, "install", "-q", *build_requirements()], cwd=base, timeout=180)
