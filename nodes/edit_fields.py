@@ -34,6 +34,7 @@ class EditFieldsConfig(NodeConfig):
         # operations [{field, value}]) mean the same as a mapping.
         if isinstance(value, list) and all(
             isinstance(item, dict) and set(item) in ({"name", "value"}, {"field", "value"})
+            and isinstance(item.get("name", item.get("field")), str)
             for item in value
         ):
             return {item.get("name", item.get("field")): item["value"] for item in value}
