@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -87,14 +86,3 @@ def format_text(diagnostics: Sequence[Diagnostic], source: str) -> str:
     warnings = len(diagnostics) - errors
     lines.append(f"{source}: {errors} error(s), {warnings} warning(s)")
     return "\n".join(lines)
-
-
-def format_json(diagnostics: Sequence[Diagnostic], source: str) -> str:
-    """Machine report for the editor: stable keys, errors first."""
-    ordered = sorted(diagnostics, key=sort_key)
-    payload = {
-        "source": source,
-        "valid": not errors_in(ordered),
-        "diagnostics": [d.to_dict() for d in ordered],
-    }
-    return json.dumps(payload, indent=2, ensure_ascii=False)
