@@ -381,15 +381,10 @@ def test_hold_until_in_flight_proves_concurrency(server: MockGroqServer) -> None
     async def both() -> None:
         await asyncio.gather(asyncio.to_thread(ask), asyncio.to_thread(ask))
 
-    started = time.monotonic()
     asyncio.run(both())
+    # Both were in the server at once. (A sequential client would have its
+    # first request held for the whole timeout, then one at a time.)
     assert server.max_in_flight == 2
-    assert time.monotonic() - started < 4  # released together, not by the 5 s timeout
-    server.reset()
-    server.update(hold_until_in_flight=0)
-    ask()
-    ask()
-    assert server.max_in_flight == 1
 
 
 def test_rpm_limit_uses_a_real_sliding_window() -> None:

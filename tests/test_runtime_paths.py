@@ -11,10 +11,14 @@ buckets), they assert only bounds the runtime itself guarantees.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -601,3 +605,108 @@ def test_catalyst_run_reports_a_failing_run_and_bad_inputs(groq_server: MockGroq
     assert "401" in rejected.stderr
     assert missing.returncode == 2, missing.stderr
     assert "missing required input 'text'" in missing.stderr
+
+
+# -- the token budget: estimate first, the rest once usage is known --------------------
+
+
+class TokenBucket:
+    """Records what the runtime takes from a model's token bucket."""
+
+    def __init__(self) -> None:
+        self.taken: list[float] = []
+
+    async def acquire(self, amount: float = 1) -> None:
+        self.taken.append(amount)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("max_tokens", [None, 500])
+def test_token_budget_takes_the_estimate_then_what_was_used_beyond_it(
+    tmp_path: Path, groq_server: MockGroqServer, load_script: Loader,
+    stream: bool, max_tokens: int | None,
+) -> None:
+    config: dict[str, Any] = {"stream": stream}
+    if max_tokens is not None:
+        config["maxTokens"] = max_tokens
+    module = load_script(build(tmp_path, workflow(groq_node("llm", config))))
+    bucket = TokenBucket()
+
+    async def scenario() -> dict[str, Any]:
+        module.groq_limiter(MODEL, {}).tokens = bucket
+        result: dict[str, Any] = await module.run_workflow(
+            {"text": "a prompt of about forty characters, give or take"})
+        return result
+
+    result = asyncio.run(scenario())
+
+    (request,) = groq_server.chat_requests()
+    estimate = sum(len(m["content"]) for m in request.body["messages"]) // 4 + (max_tokens or 0)
+    used = result["nodes"]["llm"]["usage"]["total_tokens"]
+    if used > estimate:
+        assert bucket.taken == [estimate, used - estimate]
+    else:
+        assert bucket.taken == [estimate]  # an overestimate is not handed back
+
+
+class Terminal(io.StringIO):
+    """stderr as a terminal, so a batch draws its progress line."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_batch_progress_counts_only_what_is_left_to_do(
+    tmp_path: Path, load_script: Loader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = load_script(build(tmp_path, _batch_workflow()))
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": f"r{i}", "data": {"n": i}}) + "\n"
+                              for i in range(5)) + "\n")  # a blank line is no record
+    target = tmp_path / "out.jsonl"
+    target.write_text(json.dumps({"id": "r0", "status": "ok", "latency_ms": 1.0}) + "\n"
+                      + json.dumps({"id": "r3", "status": "ok", "latency_ms": 1.0}) + "\n")
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+
+    summary, any_failed = asyncio.run(module.run_batch(str(source), str(target), 1))
+
+    assert (summary["records"], any_failed) == (3, False)
+    drawn = [line.removesuffix("\x1b[K") for line in terminal.getvalue().split("\r") if line]
+    assert [line.split(",")[0] for line in drawn] == ["1/3 done", "2/3 done", "3/3 done"]
+    assert "ETA" in drawn[0]
+    assert "ETA" not in drawn[-1]
+
+
+def test_a_second_ctrl_c_abandons_records_in_flight(
+    tmp_path: Path, groq_server: MockGroqServer, load_script: Loader,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module = load_script(build(tmp_path, workflow(groq_node("llm"))))
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": f"r{i}", "text": f"t{i}"}) + "\n"
+                              for i in range(4)))
+    target = tmp_path / "out.jsonl"
+    # The server holds requests until three are in flight; with --concurrency 2
+    # that is its whole timeout, so two records stay in flight until Ctrl-C.
+    groq_server.update(hold_until_in_flight=3)
+
+    stderr = Terminal()
+    monkeypatch.setattr(sys, "stderr", stderr)
+
+    def press_ctrl_c_twice() -> None:
+        while groq_server.max_in_flight < 2:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+        # Signals pending together merge into one: wait until the first is seen.
+        while "stopping" not in stderr.getvalue():
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    presser = threading.Thread(target=press_ctrl_c_twice, daemon=True)
+    presser.start()
+    code = module.main(["--batch", str(source), "--output", str(target), "--concurrency", "2"])
+    presser.join()
+
+    assert code == 130
+    assert target.read_text() == ""  # abandoned, not finished: they run on resume
