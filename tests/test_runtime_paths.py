@@ -710,3 +710,45 @@ def test_a_second_ctrl_c_abandons_records_in_flight(
 
     assert code == 130
     assert target.read_text() == ""  # abandoned, not finished: they run on resume
+
+
+# -- which failures move on to a fallback model ----------------------------------------
+
+
+@pytest.mark.parametrize(("status", "code", "falls_back"), [
+    (404, "model_not_found", True),
+    (408, "request_timeout", True),
+    (429, "rate_limit_exceeded", True),
+    (498, "capacity_exceeded", True),
+    (500, "internal_server_error", True),
+    (503, "service_unavailable", True),
+    (400, "model_decommissioned", True),
+    (400, "invalid_request_error", False),   # a bad request fails on any model
+    (413, "request_too_large", False),
+])
+def test_only_model_specific_failures_fall_back(
+    tmp_path: Path, groq_server: MockGroqServer, load_script: Loader,
+    status: int, code: str, falls_back: bool,
+) -> None:
+    module = load_script(build(tmp_path, workflow(
+        groq_node("llm", {"fallbackModels": [BIG_MODEL]}, retries=0))))
+    groq_server.update(fail_models={MODEL: (status, code, f"{MODEL}: {code}")},
+                       retry_after_ms=1)
+
+    if falls_back:
+        result = run(module)
+        assert result["outputs"]["llm"]["model"] == BIG_MODEL
+        assert f"{status} ({code})" in result["nodes"]["llm"]["fallbacks"][0]["reason"]
+    else:
+        with pytest.raises(module.WorkflowError, match=f"{status} \\({code}\\)"):
+            run(module)
+        assert [r.body["model"] for r in groq_server.chat_requests()] == [MODEL]
+
+
+def test_the_whole_run_has_a_time_limit(tmp_path: Path, groq_server: MockGroqServer) -> None:
+    script = build(tmp_path, workflow(groq_node("llm"), executionConfig={"timeout": 300}))
+    groq_server.update(latency_ms=3000)
+
+    line = one_line_error(run_script(script, "--input", "text=hi", server=groq_server))
+
+    assert line == "error: the workflow did not finish within 0.3 s"
