@@ -752,3 +752,33 @@ def test_the_whole_run_has_a_time_limit(tmp_path: Path, groq_server: MockGroqSer
     line = one_line_error(run_script(script, "--input", "text=hi", server=groq_server))
 
     assert line == "error: the workflow did not finish within 0.3 s"
+
+
+@pytest.mark.slow
+def test_a_batch_keeps_eight_records_in_flight_by_default(
+    tmp_path: Path, groq_server: MockGroqServer
+) -> None:
+    # The server holds requests until nine are in flight: eight at a time
+    # never get there, so they wait out its timeout (5 s) and max_in_flight
+    # shows the concurrency exactly, whatever the load.
+    script = build(tmp_path, workflow(groq_node("llm")))
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "text": f"t{i}"}) + "\n" for i in range(9)))
+    groq_server.update(hold_until_in_flight=9)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GROQ_")}
+    environment.update(GROQ_BASE_URL=groq_server.base_url, GROQ_API_KEY="test-key")
+
+    process = subprocess.Popen(
+        [sys.executable, str(script), "--batch", str(source), "--output",
+         str(tmp_path / "o.jsonl"), "--rpm", "100000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        while not groq_server.chat_requests() and process.poll() is None:
+            time.sleep(0.01)
+        groq_server.update(hold_until_in_flight=0)  # the ninth need not wait it out too
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+
+    assert process.returncode == 0, stderr
+    assert groq_server.max_in_flight == 8
