@@ -782,3 +782,19 @@ def test_a_batch_keeps_eight_records_in_flight_by_default(
 
     assert process.returncode == 0, stderr
     assert groq_server.max_in_flight == 8
+
+
+@pytest.mark.parametrize(("order", "winner"), [(("a", "b"), "a"), (("b", "a"), "b")])
+def test_a_port_fed_by_two_live_edges_takes_the_first(
+    tmp_path: Path, order: tuple[str, str], winner: str
+) -> None:
+    document = workflow(
+        fields_node("a", {"from": "a"}), fields_node("b", {"from": "b"}),
+        {**fields_node("c", {"c": 1}), "data": {"label": "C", "config": {
+            "mode": "merge", "fields": {"c": 1}}}},
+        edges=((order[0], "c"), (order[1], "c")))
+
+    completed = run_script(build(tmp_path, document), "--input", "text=x", "--json")
+
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["outputs"] == {"c": {"from": winner, "c": 1}}
