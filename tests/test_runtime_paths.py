@@ -25,6 +25,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import groq
+import httpx
 import pytest
 from conftest import EXAMPLES, ROOT, build, run_script
 
@@ -390,6 +392,29 @@ def test_rpm_allows_only_a_small_first_burst(tmp_path: Path, load_script: Loader
     assert stamps[1] - stamps[0] < 0.25
     assert stamps[2] - stamps[0] >= 0.5
     assert stamps[3] - stamps[0] >= 1.0
+
+
+def test_the_first_burst_is_at_most_sixteen(tmp_path: Path, load_script: Loader) -> None:
+    module = load_script(build(tmp_path, workflow(groq_node("llm"))))
+    # 1200 per minute would allow a burst of 20; the cap keeps it at 16.
+    module.RATE_LIMITS.update(requests_per_minute=1200, tokens_per_minute=None)
+
+    async def acquisitions() -> list[float]:
+        limiter = module.groq_limiter(MODEL, {})
+        loop = asyncio.get_running_loop()
+        stamps: list[float] = []
+
+        async def one() -> None:
+            await limiter.acquire(1)
+            stamps.append(loop.time())
+
+        await asyncio.gather(*(one() for _ in range(17)))
+        return sorted(stamps)
+
+    stamps = asyncio.run(acquisitions())
+
+    # The 17th waits for one drip: 60 / (1200 - 16) s, about 0.0507 s.
+    assert stamps[16] - stamps[0] >= 0.05
 
 
 # -- circuit breaker with the documented defaults --------------------------------------
@@ -798,3 +823,32 @@ def test_a_port_fed_by_two_live_edges_takes_the_first(
 
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["outputs"] == {"c": {"from": winner, "c": 1}}
+
+
+# -- small pieces of the Groq runtime, called directly --------------------------------
+
+
+def test_cost_needs_both_prices(tmp_path: Path, load_script: Loader) -> None:
+    module = load_script(build(tmp_path, workflow(groq_node("llm"))))
+    usage = {"prompt_tokens": 1_000_000, "completion_tokens": 2_000_000, "total_tokens": 3}
+    module.GROQ_MODELS["priced"] = {"usd_per_million": (0.5, 2.0)}
+    module.GROQ_MODELS["half"] = {"usd_per_million": (0.5, None)}
+    module.GROQ_MODELS["other-half"] = {"usd_per_million": (None, 2.0)}
+
+    assert module.groq_cost("priced", usage) == 4.5
+    assert module.groq_cost("half", usage) is None
+    assert module.groq_cost("other-half", usage) is None
+    assert module.groq_cost("not-in-the-table", usage) is None
+
+
+def test_an_sdk_timeout_reads_as_one_line(tmp_path: Path, load_script: Loader) -> None:
+    # Without a node timeout the SDK's own (60 s) applies; its error must still
+    # say what happened, not "Request timed out." alone.
+    module = load_script(build(tmp_path, workflow(groq_node("llm"))))
+    request = httpx.Request("POST", "http://127.0.0.1:9/openai/v1/chat/completions")
+    context = type("Context", (), {"retries": 2})()
+    config = {"api_key": {"$secret": "GROQ_API_KEY"}}
+
+    message = module.groq_failure(groq.APITimeoutError(request), context, config, MODEL)
+
+    assert message == f"Groq did not answer in time ({MODEL}, after 2 retries)"
