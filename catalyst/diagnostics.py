@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -107,14 +106,3 @@ def format_text(diagnostics: Sequence[Diagnostic], source: str) -> str:
     warnings = len(diagnostics) - errors
     lines.append(f"{source}: {errors} error(s), {warnings} warning(s)")
     return printable("\n".join(lines))
-
-
-def format_json(diagnostics: Sequence[Diagnostic], source: str) -> str:
-    """Machine report for the editor: stable keys, errors first."""
-    ordered = sorted(diagnostics, key=sort_key)
-    payload = {
-        "source": source,
-        "valid": not errors_in(ordered),
-        "diagnostics": [d.to_dict() for d in ordered],
-    }
-    return json.dumps(payload, indent=2, ensure_ascii=False)

@@ -40,7 +40,7 @@ _BASE_IMPORTS = (
 _EXPRESSION_IMPORTS = (
     "import functools",
     "import re",
-    "from jinja2 import StrictUndefined, TemplateError, Undefined",
+    "from jinja2 import StrictUndefined, Undefined",
     "from jinja2.sandbox import ImmutableSandboxedEnvironment",
 )
 # 3.1.6 fixes the sandbox escape through |attr (CVE-2025-27516).

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -109,3 +111,27 @@ def target_id(target: tuple[str, str | None]) -> str:
     """`summarize`, `support_triage.triage`: the name `catalyst generate DIR` writes."""
     name, workflow_id = target
     return Path(name).stem + (f".{workflow_id}" if workflow_id else "")
+
+
+@pytest.fixture
+def load_script(
+    groq_server: MockGroqServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[Path], ModuleType]]:
+    """Import a generated script as a module, its Groq client aimed at the server."""
+    loaded: list[str] = []
+
+    def load(script: Path) -> ModuleType:
+        monkeypatch.setenv("GROQ_BASE_URL", groq_server.base_url)
+        monkeypatch.setenv("GROQ_API_KEY", "test-key")
+        name = f"_catalyst_e2e_{script.stem}_{len(loaded)}"
+        spec = importlib.util.spec_from_file_location(name, script)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        loaded.append(name)
+        spec.loader.exec_module(module)
+        return module
+
+    yield load
+    for name in loaded:
+        sys.modules.pop(name, None)

@@ -16,7 +16,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import certifi
 import pytest
 from conftest import ScriptRun, build, run_script
 
@@ -70,29 +69,10 @@ def batch(script: Path, source: Path, target: Path, *args: str,
                       server=server, env=env, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def quick_tls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """SSL_CERT_FILE with a single CA certificate.
-
-    The generated script builds a new AsyncGroq/httpx client for every record,
-    and httpx loads the whole CA bundle for each (~40 ms of CPU on the event
-    loop; test_batch_reuses_connections documents the bug). The local server
-    speaks plain HTTP, so a one-certificate bundle changes nothing but the
-    time; the large batches below use it to stay fast.
-    """
-    bundle = Path(certifi.where()).read_text(encoding="ascii")
-    first = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n", bundle,
-                      re.DOTALL)
-    assert first is not None
-    path = tmp_path_factory.mktemp("tls") / "one-ca.pem"
-    path.write_text(first[0], encoding="ascii")
-    return {"SSL_CERT_FILE": str(path)}
-
-
 def start_batch(script: Path, source: Path, target: Path, server: MockGroqServer,
-                env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+                *args: str) -> subprocess.Popen[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("GROQ_")}
-    environment.update(GROQ_BASE_URL=server.base_url, GROQ_API_KEY="test-key", **env)
+    environment.update(GROQ_BASE_URL=server.base_url, GROQ_API_KEY="test-key")
     return subprocess.Popen(
         [sys.executable, str(script), "--batch", str(source), "--output", str(target), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment,
@@ -262,7 +242,7 @@ def test_torn_last_line_is_repaired_and_redone(
 
 @pytest.mark.slow
 def test_thousand_records_under_injected_faults(
-    tmp_path: Path, groq_server: MockGroqServer, quick_tls: dict[str, str]
+    tmp_path: Path, groq_server: MockGroqServer
 ) -> None:
     script = build(tmp_path, groq_workflow())
     source = write_records(tmp_path / "in.jsonl", 1000)
@@ -270,7 +250,7 @@ def test_thousand_records_under_injected_faults(
     groq_server.update(rate_limit_share=0.2, server_error_share=0.05, retry_after_ms=5)
 
     run = batch(script, source, target, "--concurrency", "16", *NO_PACING, "--json",
-                server=groq_server, env=quick_tls, timeout=240)
+                server=groq_server, timeout=240)
 
     lines = read_output(target)
     assert ids_of(lines) == {f"r{i}": 1 for i in range(1000)}  # each exactly once
@@ -293,14 +273,14 @@ def test_thousand_records_under_injected_faults(
 
 @pytest.mark.slow
 def test_killed_batch_resumes_without_loss_or_duplicates(
-    tmp_path: Path, groq_server: MockGroqServer, quick_tls: dict[str, str]
+    tmp_path: Path, groq_server: MockGroqServer
 ) -> None:
     script = build(tmp_path, groq_workflow())
     source = write_records(tmp_path / "in.jsonl", 400)
     target = tmp_path / "out.jsonl"
     groq_server.update(latency_ms=20)
 
-    process = start_batch(script, source, target, groq_server, quick_tls,
+    process = start_batch(script, source, target, groq_server,
                           "--concurrency", "8", *NO_PACING)
     try:
         wait_for_lines(process, target, 50)
@@ -314,7 +294,7 @@ def test_killed_batch_resumes_without_loss_or_duplicates(
 
     groq_server.update(latency_ms=0)
     run = batch(script, source, target, "--concurrency", "8", *NO_PACING,
-                server=groq_server, env=quick_tls)
+                server=groq_server)
 
     assert run.returncode == 0, run.stderr
     lines = read_output(target)
@@ -324,14 +304,14 @@ def test_killed_batch_resumes_without_loss_or_duplicates(
 
 @pytest.mark.slow
 def test_ctrl_c_finishes_in_flight_records_then_resume_completes(
-    tmp_path: Path, groq_server: MockGroqServer, quick_tls: dict[str, str]
+    tmp_path: Path, groq_server: MockGroqServer
 ) -> None:
     script = build(tmp_path, groq_workflow())
     source = write_records(tmp_path / "in.jsonl", 200)
     target = tmp_path / "out.jsonl"
     groq_server.update(latency_ms=150)
 
-    process = start_batch(script, source, target, groq_server, quick_tls,
+    process = start_batch(script, source, target, groq_server,
                           "--concurrency", "8", *NO_PACING)
     try:
         wait_for_lines(process, target, 16)
@@ -352,7 +332,7 @@ def test_ctrl_c_finishes_in_flight_records_then_resume_completes(
 
     groq_server.update(latency_ms=0)
     run = batch(script, source, target, "--concurrency", "8", *NO_PACING,
-                server=groq_server, env=quick_tls)
+                server=groq_server)
 
     assert run.returncode == 0, run.stderr
     lines = read_output(target)
@@ -360,7 +340,7 @@ def test_ctrl_c_finishes_in_flight_records_then_resume_completes(
     assert len(groq_server.chat_requests()) == 200  # nothing ran twice
 
 
-# -- a product bug --------------------------------------------------------------------
+# -- connections ----------------------------------------------------------------------
 
 
 def test_batch_reuses_connections(tmp_path: Path, groq_server: MockGroqServer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import email.utils
 import json
 import logging
 import os
@@ -347,6 +348,45 @@ def test_rate_limit_without_retries_raises_with_retry_after(
     assert "Please try again in 2.5s." in body["message"]
 
 
+def test_retry_after_as_an_http_date(server: MockGroqServer) -> None:
+    server.update(rate_limit_every=1, retry_after_s=30, retry_after_date=True)
+    with pytest.raises(groq.RateLimitError) as caught:
+        client(server, max_retries=0).chat.completions.create(
+            model=MODEL, messages=user("x")
+        )
+    header = caught.value.response.headers["retry-after"]
+    assert header.endswith(" GMT"), header
+    ahead = email.utils.parsedate_to_datetime(header).timestamp() - time.time()
+    # Whole seconds on the wire: 30 s ahead, give or take the truncated fraction.
+    assert 28.5 <= ahead <= 30.5, header
+
+
+def test_rate_limit_headers_replace_the_computed_ones(server: MockGroqServer) -> None:
+    spent = {"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "2m59.56s"}
+    server.update(rate_limit_headers=spent)
+    with httpx.Client(base_url=server.base_url) as http:
+        response = http.post(CHAT_URL, json={"model": MODEL, "messages": user("x")},
+                             headers={"Authorization": f"Bearer {KEY}"})
+    assert response.status_code == 200
+    assert {name: response.headers[name] for name in spent} == spent
+    assert response.headers["x-ratelimit-limit-tokens"] == "250000"  # the rest as before
+
+
+def test_hold_until_in_flight_proves_concurrency(server: MockGroqServer) -> None:
+    server.update(hold_until_in_flight=2)
+
+    def ask() -> None:
+        client(server).chat.completions.create(model=MODEL, messages=user("x"))
+
+    async def both() -> None:
+        await asyncio.gather(asyncio.to_thread(ask), asyncio.to_thread(ask))
+
+    asyncio.run(both())
+    # Both were in the server at once. (A sequential client would have its
+    # first request held for the whole timeout, then one at a time.)
+    assert server.max_in_flight == 2
+
+
 def test_rpm_limit_uses_a_real_sliding_window() -> None:
     clock = FakeClock()
     with MockGroqServer(MockSettings(rpm_limit=2), clock=clock) as server:
@@ -565,6 +605,10 @@ def test_settings_reject_nonsense() -> None:
         MockSettings(rate_limit_share=30)
     with pytest.raises(ValueError, match="rpm_limit"):
         MockSettings(rpm_limit=0)
+    with pytest.raises(ValueError, match="x-ratelimit"):
+        MockSettings(rate_limit_headers={"retry-after": "1"})
+    with pytest.raises(ValueError, match="hold_until_in_flight"):
+        MockSettings(hold_until_in_flight=-1)
 
 
 @pytest.mark.parametrize(

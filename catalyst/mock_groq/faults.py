@@ -7,6 +7,8 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 from catalyst.mock_groq.settings import MockSettings
 from catalyst.mock_groq.wire import (
@@ -73,9 +75,15 @@ class _ModelBudget:
     tokens: SlidingWindow
 
 
-def retry_headers(wait_s: float, wait_ms: float | None) -> dict[str, str]:
+def retry_headers(
+    wait_s: float, wait_ms: float | None, as_date: bool = False
+) -> dict[str, str]:
     # Groq sends whole seconds, rounded up so a client that obeys never comes back early.
-    headers = {"retry-after": str(max(0, math.ceil(wait_s)))}
+    seconds = max(0, math.ceil(wait_s))
+    headers = {"retry-after": str(seconds)}
+    if as_date:
+        when = datetime.now(UTC) + timedelta(seconds=seconds)
+        headers["retry-after"] = format_datetime(when, usegmt=True)
     if wait_ms is not None:
         headers["retry-after-ms"] = f"{wait_ms:g}"
     return headers
@@ -170,7 +178,7 @@ class RateLimiter:
         wait_ms = (
             math.ceil(wait * 1000) if settings.retry_after_ms is not None else None
         )
-        headers = retry_headers(wait, wait_ms)
+        headers = retry_headers(wait, wait_ms, settings.retry_after_date)
         return rate_limit_error(model_id, kind, limit, used, requested, wait, headers)
 
     def spend_tokens(self, model_id: str, tokens: int) -> None:
@@ -206,6 +214,7 @@ class RateLimiter:
                 max(0, settings.tpm_limit - used)
             )
             headers["x-ratelimit-reset-tokens"] = go_duration(reset)
+        headers.update(settings.rate_limit_headers)
         return headers
 
 
@@ -252,6 +261,6 @@ class FaultInjector:
     def _injected_rate_limit(model_id: str, settings: MockSettings) -> ApiError:
         wait_ms = settings.retry_after_ms
         wait = wait_ms / 1000 if wait_ms is not None else settings.retry_after_s
-        headers = retry_headers(settings.retry_after_s, wait_ms)
+        headers = retry_headers(settings.retry_after_s, wait_ms, settings.retry_after_date)
         limit = settings.rpm_limit or DEFAULT_RPM_FOR_MESSAGES
         return rate_limit_error(model_id, "requests", limit, limit, 1, wait, headers)

@@ -134,7 +134,11 @@ class GroqHandler(BaseHTTPRequestHandler):
             return
         method, path = exchange.method, exchange.path
         if method == "POST" and path == CHAT_PATH:
-            self._chat(exchange, settings)
+            self.state.enter_chat(settings.hold_until_in_flight)
+            try:
+                self._chat(exchange, settings)
+            finally:
+                self.state.leave_chat()
         elif method == "GET" and path == MODELS_PATH:
             self._send_json(exchange, 200, models_list_body(), settings)
         elif method == "GET" and path.startswith(MODELS_PATH + "/"):
@@ -163,7 +167,11 @@ class GroqHandler(BaseHTTPRequestHandler):
             if checked.status == 429 and "retry-after" not in headers:
                 headers = {
                     **headers,
-                    **retry_headers(settings.retry_after_s, settings.retry_after_ms),
+                    **retry_headers(
+                        settings.retry_after_s,
+                        settings.retry_after_ms,
+                        settings.retry_after_date,
+                    ),
                 }
             self._send_error(
                 exchange, checked, settings, model_id, extra_headers=headers

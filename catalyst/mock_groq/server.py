@@ -173,6 +173,12 @@ class MockGroqServer:
     def chat_requests(self) -> list[RecordedRequest]:
         return [request for request in self._state.records() if request.is_chat]
 
+    @property
+    def max_in_flight(self) -> int:
+        """The most chat requests handled at once since the start (or reset)."""
+        with self._state.lock:
+            return self._state.max_in_flight
+
     def reset(self) -> None:
         """Forget recorded requests, counters, rate-limit windows; re-seed the faults."""
         self._state.reset()

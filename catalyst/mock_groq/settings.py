@@ -31,6 +31,14 @@ class MockSettings:
     rate_limit_share: float = 0.0
     retry_after_s: float = 1.0
     retry_after_ms: float | None = None
+    # Groq's other forms of the same facts, so clients' parsers for them run:
+    # retry-after as an HTTP date instead of seconds, and x-ratelimit-* values
+    # sent instead of the computed ones (a spent budget, "2m59.56s", "120ms").
+    retry_after_date: bool = False
+    rate_limit_headers: Mapping[str, str] = field(default_factory=dict)
+    # Hold each chat request until this many are in flight at once (at most
+    # HOLD_TIMEOUT_S): proves a client sends them concurrently whatever the load.
+    hold_until_in_flight: int = 0
     server_error_share: float = 0.0
     reset_share: float = 0.0
     cut_stream_after: int | None = None
@@ -51,6 +59,11 @@ class MockSettings:
                 raise ValueError(f"{name} must not be negative")
         if self.retry_after_ms is not None and self.retry_after_ms < 0:
             raise ValueError("retry_after_ms must not be negative")
+        for name in self.rate_limit_headers:
+            if not name.startswith("x-ratelimit-"):
+                raise ValueError(f"rate_limit_headers takes x-ratelimit-* headers, got {name!r}")
+        if self.hold_until_in_flight < 0:
+            raise ValueError("hold_until_in_flight must not be negative")
         if self.rate_limit_every < 0:
             raise ValueError("rate_limit_every must not be negative")
         for name in ("cut_stream_after", "stream_error_after"):

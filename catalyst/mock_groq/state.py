@@ -12,6 +12,9 @@ from catalyst.mock_groq.faults import DropConnection, FaultInjector, RateLimiter
 from catalyst.mock_groq.settings import MockSettings, RecordedRequest
 from catalyst.mock_groq.wire import ApiError
 
+# How long a held chat request waits for the others (hold_until_in_flight).
+HOLD_TIMEOUT_S = 5.0
+
 
 @dataclass(frozen=True)
 class Admission:
@@ -32,6 +35,9 @@ class ServerState:
         self._faults = FaultInjector(settings.seed)
         self._request_count = 0
         self._completion_count = 0
+        self._in_flight = 0
+        self._in_flight_changed = threading.Condition(self.lock)
+        self.max_in_flight = 0
 
     @property
     def settings(self) -> MockSettings:
@@ -60,6 +66,24 @@ class ServerState:
             self._faults.reset(self._settings.seed)
             self._request_count = 0
             self._completion_count = 0
+            self.max_in_flight = self._in_flight
+
+    def enter_chat(self, hold_until: int) -> None:
+        """Count a chat request in flight; hold it until `hold_until` are."""
+        with self._in_flight_changed:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+            self._in_flight_changed.notify_all()
+            if hold_until:
+                self._in_flight_changed.wait_for(
+                    lambda: self._in_flight >= hold_until or self.stopping.is_set(),
+                    timeout=HOLD_TIMEOUT_S,
+                )
+
+    def leave_chat(self) -> None:
+        with self._in_flight_changed:
+            self._in_flight -= 1
+            self._in_flight_changed.notify_all()
 
     def next_request_id(self) -> str:
         with self.lock:

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterat
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, Undefined
+from jinja2 import StrictUndefined, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 WORKFLOW = {
@@ -58,6 +58,13 @@ RUN_TIMEOUT_S: float | None = None
 RETRY_DELAY_S = 0.5
 RETRY_BACKOFF = "exponential"
 DEFAULT_RETRIES = 2
+
+
+# Every timing decision reads this clock and waits with this sleep (retry
+# delays, rate-limit pauses, breaker cool-downs, latencies), so a test can
+# drive a fake clock instead of waiting for, or racing, the real one.
+_now = time.perf_counter
+_sleep = asyncio.sleep
 
 
 class WorkflowError(Exception):
@@ -133,7 +140,7 @@ class Run:
         self._owns_resources = resources is None
         self.resources: dict[Hashable, Any] = {} if resources is None else resources
         self._on_event = on_event
-        self._started = time.perf_counter()
+        self._started = _now()
 
     def emit(self, event: dict[str, Any]) -> None:
         if self._on_event is not None:
@@ -176,7 +183,7 @@ class Run:
             self.emit({"type": "node_skipped", "node": step.id, "label": step.label})
             return
         self.emit({"type": "node_started", "node": step.id, "label": step.label})
-        started = time.perf_counter()
+        started = _now()
         status = "ok"
         try:
             output = await self._attempts(step, inputs)
@@ -212,7 +219,7 @@ class Run:
                 if attempt >= step.retries:
                     raise NodeFailed(step.id, step.label, reason) from exc
                 self.emit({"type": "node_retry", "node": step.id, "reason": reason})
-                await asyncio.sleep(_retry_delay(attempt))
+                await _sleep(_retry_delay(attempt))
                 attempt += 1
             except NodeFailed:
                 raise
@@ -333,7 +340,7 @@ def to_port_type(value: Any, port_type: str | None) -> Any:
 
 
 def _elapsed_ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)
+    return round((_now() - started) * 1000, 1)
 
 
 def _retry_delay(attempt: int) -> float:
@@ -364,7 +371,9 @@ def resolve(value: Any, scope: dict[str, Any]) -> Any:
             result = _compile_expression(value)(scope)
             if isinstance(result, Undefined):
                 result._fail_with_undefined_error()
-        except TemplateError as exc:
+        except Exception as exc:
+            # Jinja's errors and the expression's own (1 / 0, None + 1) alike
+            # name the expression, not just the Python error.
             raise WorkflowError(f"cannot evaluate {value!r}: {exc}") from None
         return result
     if isinstance(value, dict):
@@ -757,7 +766,7 @@ class _BatchProgress:
             "total_tokens": 0,
             "cost_usd": 0.0,
         }
-        self.started = time.perf_counter()
+        self.started = _now()
 
     def add(self, line: dict[str, Any]) -> None:
         if line["status"] == "ok":
@@ -773,7 +782,7 @@ class _BatchProgress:
 
     def line(self) -> str:
         done = self.ok + self.failed
-        elapsed = time.perf_counter() - self.started
+        elapsed = _now() - self.started
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = f", ETA {(self.total - done) / rate:.0f} s" if rate and self.total > done else ""
         return f"{done}/{self.total} done, {self.failed} failed, {rate:.1f}/s{eta}"
@@ -790,7 +799,7 @@ class _BatchProgress:
             "failed": self.failed,
             "usage": {key: round(value, 8) for key, value in self.usage.items()},
             "latency_ms": {"p50": percentile(0.5), "p95": percentile(0.95)},
-            "elapsed_s": round(time.perf_counter() - self.started, 3),
+            "elapsed_s": round(_now() - self.started, 3),
         }
 
 
@@ -827,7 +836,7 @@ async def run_batch(source: str, target: str, concurrency: int) -> tuple[dict[st
     with open(target, "a", encoding="utf-8") as out:
 
         async def one(record_id: Any, inputs: dict[str, Any] | str) -> None:
-            started = time.perf_counter()
+            started = _now()
             try:
                 if isinstance(inputs, str):
                     raise InputError(inputs)

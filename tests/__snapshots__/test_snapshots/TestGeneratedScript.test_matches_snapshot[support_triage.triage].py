@@ -30,7 +30,7 @@ from typing import Any
 import groq
 import httpx
 from aiolimiter import AsyncLimiter
-from jinja2 import StrictUndefined, TemplateError, Undefined
+from jinja2 import StrictUndefined, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 WORKFLOW = {
@@ -65,6 +65,13 @@ RETRY_BACKOFF = "exponential"
 DEFAULT_RETRIES = 2
 # Client-side budgets for every model (--rpm / --tpm); None: each model's own.
 RATE_LIMITS: dict[str, int | None] = {"requests_per_minute": None, "tokens_per_minute": None}
+
+
+# Every timing decision reads this clock and waits with this sleep (retry
+# delays, rate-limit pauses, breaker cool-downs, latencies), so a test can
+# drive a fake clock instead of waiting for, or racing, the real one.
+_now = time.perf_counter
+_sleep = asyncio.sleep
 
 
 class WorkflowError(Exception):
@@ -140,7 +147,7 @@ class Run:
         self._owns_resources = resources is None
         self.resources: dict[Hashable, Any] = {} if resources is None else resources
         self._on_event = on_event
-        self._started = time.perf_counter()
+        self._started = _now()
 
     def emit(self, event: dict[str, Any]) -> None:
         if self._on_event is not None:
@@ -183,7 +190,7 @@ class Run:
             self.emit({"type": "node_skipped", "node": step.id, "label": step.label})
             return
         self.emit({"type": "node_started", "node": step.id, "label": step.label})
-        started = time.perf_counter()
+        started = _now()
         status = "ok"
         try:
             output = await self._attempts(step, inputs)
@@ -219,7 +226,7 @@ class Run:
                 if attempt >= step.retries:
                     raise NodeFailed(step.id, step.label, reason) from exc
                 self.emit({"type": "node_retry", "node": step.id, "reason": reason})
-                await asyncio.sleep(_retry_delay(attempt))
+                await _sleep(_retry_delay(attempt))
                 attempt += 1
             except NodeFailed:
                 raise
@@ -340,7 +347,7 @@ def to_port_type(value: Any, port_type: str | None) -> Any:
 
 
 def _elapsed_ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)
+    return round((_now() - started) * 1000, 1)
 
 
 def _retry_delay(attempt: int) -> float:
@@ -371,7 +378,9 @@ def resolve(value: Any, scope: dict[str, Any]) -> Any:
             result = _compile_expression(value)(scope)
             if isinstance(result, Undefined):
                 result._fail_with_undefined_error()
-        except TemplateError as exc:
+        except Exception as exc:
+            # Jinja's errors and the expression's own (1 / 0, None + 1) alike
+            # name the expression, not just the Python error.
             raise WorkflowError(f"cannot evaluate {value!r}: {exc}") from None
         return result
     if isinstance(value, dict):
@@ -506,8 +515,8 @@ class GroqRateLimiter:
         await self._resumed()
 
     async def _resumed(self) -> None:
-        while (wait := self.resume_at - time.monotonic()) > 0:
-            await asyncio.sleep(wait)
+        while (wait := self.resume_at - _now()) > 0:
+            await _sleep(wait)
 
     async def charge(self, tokens: int) -> None:
         """Take tokens used beyond the estimate, so the next calls wait for them."""
@@ -515,7 +524,7 @@ class GroqRateLimiter:
             await self.tokens.acquire(min(tokens, self.tokens_per_minute))
 
     def pause(self, seconds: float) -> None:
-        self.resume_at = max(self.resume_at, time.monotonic() + seconds)
+        self.resume_at = max(self.resume_at, _now() + seconds)
 
 
 # One limiter per event loop and model: a process may run several loops
@@ -551,6 +560,20 @@ def _groq_seconds(text: str | None) -> float:
     return total + (float(number) if number else 0.0)
 
 
+def _retry_after_seconds(text: str | None) -> float:
+    """retry-after: seconds, or an HTTP date (RFC 9110), which a duration
+    parser would read as a sum of its numbers."""
+    if not text or text.strip().replace(".", "", 1).isdigit():
+        return _groq_seconds(text)
+    # Imported here: only the rare date form needs it.
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return max(0.0, parsedate_to_datetime(text).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return 0.0
+
+
 async def _observe_groq_limits(response: httpx.Response) -> None:
     """Every response, retries included: pause the model's limiter when Groq says so."""
     headers = response.headers
@@ -560,10 +583,13 @@ async def _observe_groq_limits(response: httpx.Response) -> None:
         wait = (
             float(milliseconds) / 1000
             if milliseconds
-            else _groq_seconds(headers.get("retry-after")) or 1.0
+            else _retry_after_seconds(headers.get("retry-after")) or 1.0
         )
-    elif headers.get("x-ratelimit-remaining-tokens") == "0":
-        wait = _groq_seconds(headers.get("x-ratelimit-reset-tokens"))
+    else:
+        # A spent budget: requests (Groq counts them per day) or tokens per minute.
+        for budget in ("requests", "tokens"):
+            if headers.get(f"x-ratelimit-remaining-{budget}") == "0":
+                wait = max(wait, _groq_seconds(headers.get(f"x-ratelimit-reset-{budget}")))
     if wait > 0 and response.request.url.path.endswith("/chat/completions"):
         model = json.loads(response.request.content).get("model")
         limiter = _GROQ_LIMITERS.get((id(asyncio.get_running_loop()), model))
@@ -589,7 +615,7 @@ class CircuitBreaker:
     def allows_call(self) -> bool:
         if self.opened_at is None:
             return True
-        if self.probing or time.monotonic() - self.opened_at < self.cooldown_s:
+        if self.probing or _now() - self.opened_at < self.cooldown_s:
             return False
         self.probing = True
         return True
@@ -600,7 +626,7 @@ class CircuitBreaker:
         else:
             self.failures += 1
             if self.probing or self.failures >= self.failures_to_open:
-                self.opened_at = time.monotonic()
+                self.opened_at = _now()
         self.probing = False
 
 
@@ -763,7 +789,7 @@ async def complete_groq(
     limiter = groq_limiter(model, config)
     estimate = _groq_token_estimate(request)
     await limiter.acquire(estimate)
-    started = time.perf_counter()
+    started = _now()
     completion = await completions.create(**request)
     usage = groq_usage(completion.usage)
     await limiter.charge(usage["total_tokens"] - estimate)
@@ -795,7 +821,7 @@ async def stream_groq_completion(
     limiter = groq_limiter(model, config)
     estimate = _groq_token_estimate(request)
     await limiter.acquire(estimate)
-    started = time.perf_counter()
+    started = _now()
     # One growing buffer, not a list of small strings: a long reply arrives in
     # thousands of few-character deltas.
     text = bytearray()
@@ -1274,7 +1300,7 @@ class _BatchProgress:
             "total_tokens": 0,
             "cost_usd": 0.0,
         }
-        self.started = time.perf_counter()
+        self.started = _now()
 
     def add(self, line: dict[str, Any]) -> None:
         if line["status"] == "ok":
@@ -1290,7 +1316,7 @@ class _BatchProgress:
 
     def line(self) -> str:
         done = self.ok + self.failed
-        elapsed = time.perf_counter() - self.started
+        elapsed = _now() - self.started
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = f", ETA {(self.total - done) / rate:.0f} s" if rate and self.total > done else ""
         return f"{done}/{self.total} done, {self.failed} failed, {rate:.1f}/s{eta}"
@@ -1307,7 +1333,7 @@ class _BatchProgress:
             "failed": self.failed,
             "usage": {key: round(value, 8) for key, value in self.usage.items()},
             "latency_ms": {"p50": percentile(0.5), "p95": percentile(0.95)},
-            "elapsed_s": round(time.perf_counter() - self.started, 3),
+            "elapsed_s": round(_now() - self.started, 3),
         }
 
 
@@ -1344,7 +1370,7 @@ async def run_batch(source: str, target: str, concurrency: int) -> tuple[dict[st
     with open(target, "a", encoding="utf-8") as out:
 
         async def one(record_id: Any, inputs: dict[str, Any] | str) -> None:
-            started = time.perf_counter()
+            started = _now()
             try:
                 if isinstance(inputs, str):
                     raise InputError(inputs)
