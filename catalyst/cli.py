@@ -27,7 +27,7 @@ from catalyst.diagnostics import MAX_REPORTED, Diagnostic, format_text, sort_key
 from catalyst.graph import GRAPH_FORMATS, render_graph
 from catalyst.identifiers import snake_case
 from catalyst.loading import document_shape, read_document, workflow_ids
-from catalyst.mock_groq import cli as mock_cli
+from catalyst.local_server import cli as mock_cli
 from catalyst.registry import node_types
 from catalyst.terminal import printable
 from catalyst.upgrade import upgrade_text
@@ -495,7 +495,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="change nothing; exit 1 when something would change (CI)")
     output_format(upgrade)
 
-    mock = commands.add_parser("mock-groq", help="serve Groq's API locally for tests and demos")
+    local = commands.add_parser("local-server", help="serve Groq's, OpenAI's and Anthropic's "
+                                "APIs locally for tests and demos")
+    mock_cli.add_arguments(local)
+    mock = commands.add_parser("mock-groq", help="the same as local-server (older name)")
     mock_cli.add_arguments(mock)
     return parser
 

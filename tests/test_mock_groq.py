@@ -653,9 +653,12 @@ def test_cli_serves_until_ctrl_c() -> None:
     try:
         assert process.stderr is not None
         banner = process.stderr.readline()
-        assert banner.startswith("mock Groq server on http://127.0.0.1:")
-        assert "set GROQ_BASE_URL to this; any GROQ_API_KEY works" in banner
-        base_url = banner.split()[4]
+        assert banner.startswith("local server on http://127.0.0.1:")
+        assert "any API key works" in banner
+        fields = dict(word.split("=", 1) for word in banner.split() if "_BASE_URL=" in word)
+        base_url = fields["GROQ_BASE_URL"]
+        assert fields["OPENAI_BASE_URL"] == base_url + "/v1"
+        assert fields["ANTHROPIC_BASE_URL"] == base_url
         sdk = groq.Groq(base_url=base_url, api_key=KEY)
         reply = sdk.chat.completions.create(model=MODEL, messages=user("ping"))
         assert reply.choices[0].message.content == "pong"

@@ -1,6 +1,8 @@
-"""A local server speaking Groq's wire protocol, with deterministic fault injection."""
+"""The old home of the local server, when it spoke Groq's protocol only.
 
-from catalyst.mock_groq.server import MockGroqServer
-from catalyst.mock_groq.settings import MockSettings, RecordedRequest
+Kept so existing imports keep working; the code lives in `catalyst.local_server`.
+"""
 
-__all__ = ["MockGroqServer", "MockSettings", "RecordedRequest"]
+from catalyst.local_server import LocalServer, MockGroqServer, MockSettings, RecordedRequest
+
+__all__ = ["LocalServer", "MockGroqServer", "MockSettings", "RecordedRequest"]

@@ -1,40 +1,57 @@
-"""Chat-completion request checks Groq performs before it generates anything."""
+"""Chat-completion request checks for the OpenAI-shaped protocols (Groq and OpenAI).
+
+The two differ only in what they accept (Groq refuses `logprobs`, `n` > 1 and
+`messages[].name`), so one set of checks takes the differences as `ChatRules`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from catalyst.groq_models import ChatModel, chat_model, retired_model
-from catalyst.mock_groq.replies import completion_limit, prompt_tokens
-from catalyst.mock_groq.settings import ForcedError
-from catalyst.mock_groq.wire import (
-    ApiError,
-    forced_error,
-    invalid_request,
-    model_not_found,
-)
+from catalyst.local_server.errors import ApiError, forced_error, invalid_request, model_not_found
+from catalyst.local_server.replies import completion_limit, prompt_tokens
+from catalyst.local_server.settings import ForcedError
 
-_ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
-_UNSUPPORTED_PARAMS = ("logprobs", "top_logprobs", "logit_bias")
-_MAX_STOP_SEQUENCES = 4
+
+class ModelLimits(Protocol):
+    """What the checks need to know about a model."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def context_window(self) -> int: ...
+
+    @property
+    def max_completion_tokens(self) -> int: ...
 
 
 @dataclass(frozen=True)
-class ChatRequest:
-    """A chat request that passed validation."""
+class ChatRules:
+    roles: frozenset[str]
+    unsupported_params: tuple[str, ...]
+    name_supported: bool
+    # What the local server can produce: one choice only, for either protocol.
+    max_n: int = 1
+    max_stop_sequences: int = 4
 
+
+@dataclass(frozen=True)
+class CheckedChat:
     body: dict[str, Any]
-    model: ChatModel
-    model_id: str
-    stream: bool
+    model: ModelLimits
 
 
-def validate_chat(
-    body: Any, fail_models: Mapping[str, ForcedError]
-) -> ChatRequest | ApiError:
-    """The first problem Groq would report, or the accepted request.
+def check_chat(
+    body: Any,
+    fail_models: Mapping[str, ForcedError],
+    rules: ChatRules,
+    find_model: Callable[[str], ModelLimits | None],
+    retired: Callable[[str], ApiError | None],
+) -> CheckedChat | ApiError:
+    """The first problem the provider would report, or the accepted request.
 
     A model listed in `fail_models` gets its forced error even if it is unknown,
     so fallback tests can invent model ids.
@@ -53,29 +70,24 @@ def validate_chat(
         return invalid_request(
             "'messages' : minimum number of items is 1", param="messages"
         )
-    problem = _check_messages(messages) or _check_params(body)
+    problem = _check_messages(messages, rules) or _check_params(body, rules)
     if problem is not None:
         return problem
     if model_id in fail_models:
         return forced_error(*fail_models[model_id])
-    retired = retired_model(model_id)
-    if retired is not None:
-        return invalid_request(
-            f"The model `{model_id}` has been decommissioned and is no longer supported. "
-            f"Use `{retired.replacement}` instead; see "
-            "https://console.groq.com/docs/deprecations.",
-            code="model_decommissioned",
-        )
-    model = chat_model(model_id)
+    gone = retired(model_id)
+    if gone is not None:
+        return gone
+    model = find_model(model_id)
     if model is None:
         return model_not_found(model_id)
     problem = _check_sizes(body, messages, model)
     if problem is not None:
         return problem
-    return ChatRequest(body, model, model_id, body.get("stream") is True)
+    return CheckedChat(body, model)
 
 
-def _check_messages(messages: list[Any]) -> ApiError | None:
+def _check_messages(messages: list[Any], rules: ChatRules) -> ApiError | None:
     for index, message in enumerate(messages):
         where = f"messages.{index}"
         if not isinstance(message, dict):
@@ -83,13 +95,13 @@ def _check_messages(messages: list[Any]) -> ApiError | None:
                 f"'{where}' : value must be an object", param="messages"
             )
         role = message.get("role")
-        if role not in _ROLES:
+        if role not in rules.roles:
             return invalid_request(
                 f"'{where}' : discriminator property 'role' has invalid value {role!r}; "
-                f"expected one of {', '.join(sorted(_ROLES))}",
+                f"expected one of {', '.join(sorted(rules.roles))}",
                 param="messages",
             )
-        if "name" in message:
+        if "name" in message and not rules.name_supported:
             return invalid_request(
                 f"'{where}.name' : property 'name' is unsupported", param="messages"
             )
@@ -101,14 +113,14 @@ def _check_messages(messages: list[Any]) -> ApiError | None:
     return None
 
 
-def _check_params(body: dict[str, Any]) -> ApiError | None:
-    for name in _UNSUPPORTED_PARAMS:
+def _check_params(body: dict[str, Any], rules: ChatRules) -> ApiError | None:
+    for name in rules.unsupported_params:
         # `logprobs: false` asks for nothing, so only a real request is refused.
         if body.get(name) not in (None, False):
             return invalid_request(f"`{name}` is not supported", param=name)
     n = body.get("n")
-    if n is not None and n != 1:
-        return invalid_request("'n' : number must be at most 1", param="n")
+    if n is not None and n != 1 and (not isinstance(n, int) or not 1 <= n <= rules.max_n):
+        return invalid_request(f"'n' : number must be at most {rules.max_n}", param="n")
     temperature = body.get("temperature")
     if temperature is not None and (
         not isinstance(temperature, int | float) or not 0 <= temperature <= 2
@@ -117,13 +129,15 @@ def _check_params(body: dict[str, Any]) -> ApiError | None:
             "'temperature' : number must be between 0 and 2", param="temperature"
         )
     stop = body.get("stop")
-    if isinstance(stop, list) and len(stop) > _MAX_STOP_SEQUENCES:
-        return invalid_request("'stop' : maximum number of items is 4", param="stop")
+    if isinstance(stop, list) and len(stop) > rules.max_stop_sequences:
+        return invalid_request(
+            f"'stop' : maximum number of items is {rules.max_stop_sequences}", param="stop"
+        )
     return None
 
 
 def _check_sizes(
-    body: dict[str, Any], messages: list[Any], model: ChatModel
+    body: dict[str, Any], messages: list[Any], model: ModelLimits
 ) -> ApiError | None:
     limit = completion_limit(body)
     if limit is not None and limit < 1:

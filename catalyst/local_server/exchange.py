@@ -7,7 +7,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from catalyst.mock_groq.settings import RecordedRequest
+from catalyst.local_server.settings import RecordedRequest
 
 # Headers that can carry credentials; none of them is ever recorded.
 SECRET_HEADERS = frozenset(
@@ -29,7 +29,10 @@ class Exchange:
             for name, value in handler.headers.items()
             if name.lower() not in SECRET_HEADERS
         }
+        # Kept for the key check only, never recorded: Bearer for Groq, OpenAI
+        # and Voyage, x-api-key for Anthropic.
         self.authorization = handler.headers.get("authorization")
+        self.api_key = handler.headers.get("x-api-key")
         self.body: Any = None
         self.body_error: str | None = None
         if raw_body:
@@ -49,7 +52,7 @@ class Exchange:
             method=self.method,
             path=self.path,
             headers=self.headers,
-            authorization_present=self.authorization is not None,
+            authorization_present=self.authorization is not None or self.api_key is not None,
             body=self.body,
             retry_count=self.retry_count,
             status=status,

@@ -8,9 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from catalyst.mock_groq.faults import DropConnection, FaultInjector, RateLimiter
-from catalyst.mock_groq.settings import MockSettings, RecordedRequest
-from catalyst.mock_groq.wire import ApiError
+from catalyst.local_server.errors import ApiError
+from catalyst.local_server.faults import (
+    SERVER_ERROR_STATUSES,
+    DropConnection,
+    FaultInjector,
+    RateLimiter,
+)
+from catalyst.local_server.settings import MockSettings, RecordedRequest
 
 # How long a held chat request waits for the others (hold_until_in_flight).
 HOLD_TIMEOUT_S = 5.0
@@ -18,7 +23,7 @@ HOLD_TIMEOUT_S = 5.0
 
 @dataclass(frozen=True)
 class Admission:
-    """The outcome of the shared checks for one valid chat request."""
+    """The outcome of the shared checks for one valid chat or embeddings request."""
 
     refusal: ApiError | DropConnection | None
     completion_number: int
@@ -105,15 +110,23 @@ class ServerState:
             return self._limiter.headers(model_id, tokens, settings)
 
     def admit_chat(
-        self, model_id: str, tokens: int, settings: MockSettings
+        self,
+        model_id: str,
+        tokens: int,
+        settings: MockSettings,
+        server_statuses: tuple[int, ...] = SERVER_ERROR_STATUSES,
     ) -> Admission:
-        """Real rate limits first, then injected faults; a survivor spends its tokens."""
+        """Real rate limits first, then injected faults; a survivor spends its tokens.
+
+        `server_statuses` are the 5xx codes the protocol's injected errors use
+        (Anthropic's include 529 overloaded).
+        """
         with self.lock:
             refusal: ApiError | DropConnection | None = self._limiter.admit(
                 model_id, tokens, settings
             )
             if refusal is None:
-                refusal = self._faults.next_fault(model_id, settings)
+                refusal = self._faults.next_fault(model_id, settings, server_statuses)
             number = 0
             if refusal is None:
                 self._limiter.spend_tokens(model_id, tokens)

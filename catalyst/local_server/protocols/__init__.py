@@ -1,0 +1,1 @@
+"""One module per wire protocol: paths, validation, JSON bodies, SSE framing, error bodies."""
