@@ -12,6 +12,7 @@ Requests need `anthropic-version` and a key in `x-api-key` (or
 id in the `request-id` header; injected 5xx are 500 `api_error` or 529
 `overloaded_error`, and a mid-stream error is an `error` event carrying
 `overloaded_error`. Rate-limit figures go out as `anthropic-ratelimit-*`.
+count_tokens and models are never fault-injected (only messages are).
 """
 
 from __future__ import annotations
@@ -22,8 +23,15 @@ from urllib.parse import unquote
 
 from catalyst.local_server.catalog import ANTHROPIC_MODELS, Model, anthropic_model
 from catalyst.local_server.errors import ApiError, invalid_request
+from catalyst.local_server.exchange import Exchange
 from catalyst.local_server.flows import run_chat
-from catalyst.local_server.protocol import ChatRequest, ChatWire, CompletionIds, key_accepted
+from catalyst.local_server.protocol import (
+    ChatRequest,
+    ChatWire,
+    CompletionIds,
+    bearer_key,
+    key_accepted,
+)
 from catalyst.local_server.protocols.anthropic_checks import (
     check_request,
     input_tokens,
@@ -81,11 +89,9 @@ class AnthropicWire(ChatWire):
     stream_error_status = 529
     completion_prefix = "msg_mock_"
 
-    def key_accepted(self, exchange: Any, settings: MockSettings) -> bool:
-        key = exchange.api_key
-        if key is None:
-            scheme, _, token = (exchange.authorization or "").partition(" ")
-            key = token.strip() if scheme.lower() == "bearer" else None
+    def key_accepted(self, exchange: Exchange, settings: MockSettings) -> bool:
+        # x-api-key from api_key=, or Authorization: Bearer from auth_token=.
+        key = exchange.api_key if exchange.api_key is not None else bearer_key(exchange)
         return key_accepted(key, settings)
 
     def unauthorized(self) -> ApiError:
