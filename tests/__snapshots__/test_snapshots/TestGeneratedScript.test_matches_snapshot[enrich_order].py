@@ -20,6 +20,7 @@ import re
 import signal
 import sys
 import time
+import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,10 +66,59 @@ DEFAULT_RETRIES = 2
 # drive a fake clock instead of waiting for, or racing, the real one.
 _now = time.perf_counter
 _sleep = asyncio.sleep
+# A node still running after this many seconds is announced on stderr in CLI
+# runs (then after twice, four times as long…).
+STILL_WAITING_S = 10.0
+# Who hears one-line notices (slow nodes, rate-limit waits): the CLI adds a
+# printer to stderr; library use hears nothing.
+NOTICE_HANDLERS: list[Callable[[str], None]] = []
+
+
+def _announce(text: str) -> None:
+    for handler in NOTICE_HANDLERS:
+        handler(text)
+
+
+# user:password@ (or a bare token@) in a URL, secret-looking query parameters and API keys.
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
+_URL_QUERY_SECRET = re.compile(
+    r"(?P<name>[?&](?:api[_-]?key|key|token|access_token|secret|password|sig)=)[^&\s#]*",
+    re.IGNORECASE,
+)
+_API_KEY = re.compile(r"(?P<prefix>gsk_|sk-ant-|sk-proj-|sk-)[A-Za-z0-9_\-]{16,}")
+
+
+def _redact_urls(text: str) -> str:
+    """`http://user:pass@host/?token=x` -> `http://***@host/?token=***`; keys cut to `gsk_…`."""
+    text = _URL_USERINFO.sub(lambda m: m["scheme"] + "***@", text)
+    text = _URL_QUERY_SECRET.sub(lambda m: m["name"] + "***", text)
+    return _API_KEY.sub(lambda m: m["prefix"] + "…", text)
+
+
+def _printable(text: str) -> str:
+    """`text` safe for a terminal: control and format characters escaped
+    (other than line breaks and tabs), credentials redacted."""
+    return _redact_urls("".join(_escape_char(char) for char in text))
+
+
+def _escape_char(char: str) -> str:
+    if char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp"):
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class WorkflowError(Exception):
-    """A failure with a message a user can act on: one line, exit code 1."""
+    """A failure with a message a user can act on: one line, exit code 1.
+    Credentials in URLs never reach the message."""
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(_redact_urls(str(message)))
+
+
+class ConfigurationError(WorkflowError):
+    """A failure no retry or fallback can mend (a rejected key, a missing
+    permission): it fails the run whatever the node's onError says."""
 
 
 class InputError(WorkflowError):
@@ -82,9 +132,11 @@ class TransientError(WorkflowError):
 class NodeFailed(WorkflowError):
     """A node raised; names the node so the failure maps back to the canvas."""
 
-    def __init__(self, node_id: str, label: str, reason: str) -> None:
+    def __init__(self, node_id: str, label: str, reason: str, fatal: bool = False) -> None:
         super().__init__(f"node {node_id!r} ({label}) failed: {reason}")
         self.node_id = node_id
+        # A ConfigurationError: onError does not apply.
+        self.fatal = fatal
 
 
 EventHandler = Callable[[dict[str, Any]], None]
@@ -184,17 +236,25 @@ class Run:
             return
         self.emit({"type": "node_started", "node": step.id, "label": step.label})
         started = _now()
-        status = "ok"
+        status, error = "ok", None
+        watch = asyncio.create_task(self._still_waiting(step)) if NOTICE_HANDLERS else None
         try:
             output = await self._attempts(step, inputs)
         except NodeFailed as failure:
-            if step.on_error == "throw":
+            if step.on_error == "throw" or failure.fatal:
                 raise
             status = "failed" if step.on_error == "continue" else "fallback"
-            output = {"error": str(failure)} if step.on_error == "continue" else step.fallback
-            self.emit({"type": "node_failed", "node": step.id, "error": str(failure)})
+            error = str(failure)
+            output = {"error": error} if step.on_error == "continue" else step.fallback
+            self.emit({"type": "node_failed", "node": step.id, "error": error})
+        finally:
+            if watch is not None:
+                watch.cancel()
         self.outputs[step.id] = output
         stats: dict[str, Any] = {"status": status, "latency_ms": _elapsed_ms(started)}
+        if error is not None:
+            # Why the node went on without its own output, in the stats too.
+            stats["error"] = error
         if isinstance(output, dict) and isinstance(output.get("usage"), dict):
             # A model call: what it used, cost and which model answered.
             stats.update(
@@ -224,9 +284,20 @@ class Run:
             except NodeFailed:
                 raise
             except WorkflowError as exc:
-                raise NodeFailed(step.id, step.label, str(exc)) from exc
+                fatal = isinstance(exc, ConfigurationError)
+                raise NodeFailed(step.id, step.label, str(exc), fatal) from exc
             except Exception as exc:
                 raise NodeFailed(step.id, step.label, f"{type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    async def _still_waiting(step: Step) -> None:
+        """Announce a slow node (a server that accepted and does not answer)."""
+        waited, interval = 0.0, STILL_WAITING_S
+        while True:
+            await _sleep(interval)
+            waited += interval
+            _announce(f"still waiting for node {step.id!r} ({step.label}) after {waited:g} s")
+            interval = waited
 
     def _port_values(self, step: Step) -> dict[str, Any]:
         # A port fed by several edges (a merge after a branch) takes the first live one.
