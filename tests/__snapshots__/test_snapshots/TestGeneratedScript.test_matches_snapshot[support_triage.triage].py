@@ -533,6 +533,12 @@ GROQ_RETIRED: dict[str, str] = {
     "moonshotai/kimi-k2-instruct-0905": "openai/gpt-oss-120b",
 }
 _GROQ_PARAMETERS = ("temperature", "max_completion_tokens", "top_p", "stop", "seed")
+# Seconds per HTTP attempt when the node sets no timeout: to connect, and
+# between two reads (a stream that keeps sending never times out). The SDK
+# retries a timeout `retries` times, so a server that never answers fails the
+# node after (retries + 1) x GROQ_READ_TIMEOUT_S, 3 minutes by default.
+GROQ_CONNECT_TIMEOUT_S = 10.0
+GROQ_READ_TIMEOUT_S = 60.0
 
 
 def groq_messages(config: dict[str, Any], upstream: Any) -> list[dict[str, Any]]:
@@ -665,6 +671,10 @@ async def _observe_groq_limits(response: httpx.Response) -> None:
         model = json.loads(response.request.content).get("model")
         limiter = _GROQ_LIMITERS.get((id(asyncio.get_running_loop()), model))
         if limiter is not None:
+            if limiter.resume_at <= _now():
+                # Once per pause, not once per caller that meets it.
+                why = "rate limit (429)" if response.status_code == 429 else "budget spent"
+                _announce(f"waiting {wait:.1f} s: Groq {why} on {model}")
             limiter.pause(wait)
 
 
@@ -725,7 +735,8 @@ def groq_client(ctx: NodeContext, config: dict[str, Any]) -> groq.AsyncGroq:
     client: groq.AsyncGroq = ctx.resource(("groq", config["api_key"]["$secret"]), create)
     if ctx.timeout is not None:
         return client.with_options(max_retries=ctx.retries, timeout=ctx.timeout)
-    return client.with_options(max_retries=ctx.retries)
+    timeout = httpx.Timeout(GROQ_READ_TIMEOUT_S, connect=GROQ_CONNECT_TIMEOUT_S)
+    return client.with_options(max_retries=ctx.retries, timeout=timeout)
 
 
 def groq_usage(usage: Any) -> dict[str, int]:
@@ -775,14 +786,20 @@ def groq_failure(exc: Exception, ctx: NodeContext, config: dict[str, Any], model
     code = detail.get("code")
     if isinstance(exc, groq.AuthenticationError):
         return f"Groq rejected the API key in {config['api_key']['$secret']} (401): {message}"
+    if isinstance(exc, groq.PermissionDeniedError):
+        return (
+            f"the API key in {config['api_key']['$secret']} may not use {model} "
+            f"(403): {message}"
+        )
     if isinstance(exc, groq.APITimeoutError):
         return f"Groq did not answer in time ({model}, after {ctx.retries} retries)"
     if isinstance(exc, groq.APIConnectionError):
-        return f"cannot reach Groq at {exc.request.url.copy_with(path='/')}: {exc.message}"
+        where = exc.request.url.copy_with(path="/")
+        return _redact_urls(f"cannot reach Groq at {where}: {exc.message}")
     if isinstance(exc, httpx.TransportError):
-        return f"the connection to Groq broke: {exc}"
+        return _redact_urls(f"the connection to Groq broke: {exc}")
     if not isinstance(exc, groq.APIStatusError):
-        return str(exc)
+        return _redact_urls(str(exc))
     status = exc.status_code
     if code == "model_decommissioned" or model in GROQ_RETIRED:
         replacement = GROQ_RETIRED.get(model)
@@ -795,7 +812,9 @@ def groq_failure(exc: Exception, ctx: NodeContext, config: dict[str, Any], model
         message += f" {model} takes at most {window:,} tokens: shorten the input."
     elif status == 429 or status >= 500:
         message += f" (after {ctx.retries} retries)"
-    return f"Groq answered {status} ({code or detail.get('type') or 'error'}): {message}"
+    return _redact_urls(
+        f"Groq answered {status} ({code or detail.get('type') or 'error'}): {message}"
+    )
 
 
 async def execute_groq_completion(
@@ -827,6 +846,9 @@ async def execute_groq_completion(
                 output = await complete_groq(ctx, config, inputs, model)
         except (groq.APIError, httpx.TransportError, TransientError) as exc:
             reason = groq_failure(exc, ctx, config, model)
+            if isinstance(exc, (groq.AuthenticationError, groq.PermissionDeniedError)):
+                # The key or its rights: no other model, retry or onError mends it.
+                raise ConfigurationError(reason) from None
             if not groq_model_unavailable(exc):
                 raise WorkflowError(reason) from None
             breaker.record(succeeded=False)
