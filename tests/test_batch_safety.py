@@ -228,3 +228,16 @@ def test_a_fallback_is_reported_in_stats_events_and_on_stderr(
     assert line["status"] == "ok"
     assert "no answer within 0.3 s" in line["fallbacks"]["llm"]
     assert "1 used a fallback" in run.stderr
+
+
+def test_a_forbidden_model_fails_the_run_despite_a_fallback(
+    tmp_path: Path, groq_server: MockGroqServer
+) -> None:
+    script = build(tmp_path, groq_workflow(onError="fallback", fallbackValue="n/a"))
+    groq_server.update(fail_models={MODEL: (403, "permission_denied", "model blocked")})
+
+    run = run_script(script, "--input", "text=hi", server=groq_server)
+
+    assert run.returncode == 1, (run.stdout, run.stderr)
+    assert "403" in run.stderr and "GROQ_API_KEY" in run.stderr and MODEL in run.stderr
+    assert run.stdout == ""
