@@ -23,6 +23,7 @@ import re
 import signal
 import sys
 import time
+import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,10 +68,59 @@ RATE_LIMITS: dict[str, int | None] = {"requests_per_minute": None, "tokens_per_m
 # drive a fake clock instead of waiting for, or racing, the real one.
 _now = time.perf_counter
 _sleep = asyncio.sleep
+# A node still running after this many seconds is announced on stderr in CLI
+# runs (then after twice, four times as long…).
+STILL_WAITING_S = 10.0
+# Who hears one-line notices (slow nodes, rate-limit waits): the CLI adds a
+# printer to stderr; library use hears nothing.
+NOTICE_HANDLERS: list[Callable[[str], None]] = []
+
+
+def _announce(text: str) -> None:
+    for handler in NOTICE_HANDLERS:
+        handler(text)
+
+
+# user:password@ (or a bare token@) in a URL, secret-looking query parameters and API keys.
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
+_URL_QUERY_SECRET = re.compile(
+    r"(?P<name>[?&](?:api[_-]?key|key|token|access_token|secret|password|sig)=)[^&\s#]*",
+    re.IGNORECASE,
+)
+_API_KEY = re.compile(r"(?P<prefix>gsk_|sk-ant-|sk-proj-|sk-)[A-Za-z0-9_\-]{16,}")
+
+
+def _redact_urls(text: str) -> str:
+    """`http://user:pass@host/?token=x` -> `http://***@host/?token=***`; keys cut to `gsk_…`."""
+    text = _URL_USERINFO.sub(lambda m: m["scheme"] + "***@", text)
+    text = _URL_QUERY_SECRET.sub(lambda m: m["name"] + "***", text)
+    return _API_KEY.sub(lambda m: m["prefix"] + "…", text)
+
+
+def _printable(text: str) -> str:
+    """`text` safe for a terminal: control and format characters escaped
+    (other than line breaks and tabs), credentials redacted."""
+    return _redact_urls("".join(_escape_char(char) for char in text))
+
+
+def _escape_char(char: str) -> str:
+    if char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp"):
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class WorkflowError(Exception):
-    """A failure with a message a user can act on: one line, exit code 1."""
+    """A failure with a message a user can act on: one line, exit code 1.
+    Credentials in URLs never reach the message."""
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(_redact_urls(str(message)))
+
+
+class ConfigurationError(WorkflowError):
+    """A failure no retry or fallback can mend (a rejected key, a missing
+    permission): it fails the run whatever the node's onError says."""
 
 
 class InputError(WorkflowError):
@@ -84,9 +134,11 @@ class TransientError(WorkflowError):
 class NodeFailed(WorkflowError):
     """A node raised; names the node so the failure maps back to the canvas."""
 
-    def __init__(self, node_id: str, label: str, reason: str) -> None:
+    def __init__(self, node_id: str, label: str, reason: str, fatal: bool = False) -> None:
         super().__init__(f"node {node_id!r} ({label}) failed: {reason}")
         self.node_id = node_id
+        # A ConfigurationError: onError does not apply.
+        self.fatal = fatal
 
 
 EventHandler = Callable[[dict[str, Any]], None]
@@ -186,17 +238,25 @@ class Run:
             return
         self.emit({"type": "node_started", "node": step.id, "label": step.label})
         started = _now()
-        status = "ok"
+        status, error = "ok", None
+        watch = asyncio.create_task(self._still_waiting(step)) if NOTICE_HANDLERS else None
         try:
             output = await self._attempts(step, inputs)
         except NodeFailed as failure:
-            if step.on_error == "throw":
+            if step.on_error == "throw" or failure.fatal:
                 raise
             status = "failed" if step.on_error == "continue" else "fallback"
-            output = {"error": str(failure)} if step.on_error == "continue" else step.fallback
-            self.emit({"type": "node_failed", "node": step.id, "error": str(failure)})
+            error = str(failure)
+            output = {"error": error} if step.on_error == "continue" else step.fallback
+            self.emit({"type": "node_failed", "node": step.id, "error": error})
+        finally:
+            if watch is not None:
+                watch.cancel()
         self.outputs[step.id] = output
         stats: dict[str, Any] = {"status": status, "latency_ms": _elapsed_ms(started)}
+        if error is not None:
+            # Why the node went on without its own output, in the stats too.
+            stats["error"] = error
         if isinstance(output, dict) and isinstance(output.get("usage"), dict):
             # A model call: what it used, cost and which model answered.
             stats.update(
@@ -226,9 +286,20 @@ class Run:
             except NodeFailed:
                 raise
             except WorkflowError as exc:
-                raise NodeFailed(step.id, step.label, str(exc)) from exc
+                fatal = isinstance(exc, ConfigurationError)
+                raise NodeFailed(step.id, step.label, str(exc), fatal) from exc
             except Exception as exc:
                 raise NodeFailed(step.id, step.label, f"{type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    async def _still_waiting(step: Step) -> None:
+        """Announce a slow node (a server that accepted and does not answer)."""
+        waited, interval = 0.0, STILL_WAITING_S
+        while True:
+            await _sleep(interval)
+            waited += interval
+            _announce(f"still waiting for node {step.id!r} ({step.label}) after {waited:g} s")
+            interval = waited
 
     def _port_values(self, step: Step) -> dict[str, Any]:
         # A port fed by several edges (a merge after a branch) takes the first live one.
@@ -449,6 +520,12 @@ GROQ_RETIRED: dict[str, str] = {
     "moonshotai/kimi-k2-instruct-0905": "openai/gpt-oss-120b",
 }
 _GROQ_PARAMETERS = ("temperature", "max_completion_tokens", "top_p", "stop", "seed")
+# Seconds per HTTP attempt when the node sets no timeout: to connect, and
+# between two reads (a stream that keeps sending never times out). The SDK
+# retries a timeout `retries` times, so a server that never answers fails the
+# node after (retries + 1) x GROQ_READ_TIMEOUT_S, 3 minutes by default.
+GROQ_CONNECT_TIMEOUT_S = 10.0
+GROQ_READ_TIMEOUT_S = 60.0
 
 
 def groq_messages(config: dict[str, Any], upstream: Any) -> list[dict[str, Any]]:
@@ -581,6 +658,10 @@ async def _observe_groq_limits(response: httpx.Response) -> None:
         model = json.loads(response.request.content).get("model")
         limiter = _GROQ_LIMITERS.get((id(asyncio.get_running_loop()), model))
         if limiter is not None:
+            if limiter.resume_at <= _now():
+                # Once per pause, not once per caller that meets it.
+                why = "rate limit (429)" if response.status_code == 429 else "budget spent"
+                _announce(f"waiting {wait:.1f} s: Groq {why} on {model}")
             limiter.pause(wait)
 
 
@@ -641,7 +722,8 @@ def groq_client(ctx: NodeContext, config: dict[str, Any]) -> groq.AsyncGroq:
     client: groq.AsyncGroq = ctx.resource(("groq", config["api_key"]["$secret"]), create)
     if ctx.timeout is not None:
         return client.with_options(max_retries=ctx.retries, timeout=ctx.timeout)
-    return client.with_options(max_retries=ctx.retries)
+    timeout = httpx.Timeout(GROQ_READ_TIMEOUT_S, connect=GROQ_CONNECT_TIMEOUT_S)
+    return client.with_options(max_retries=ctx.retries, timeout=timeout)
 
 
 def groq_usage(usage: Any) -> dict[str, int]:
@@ -691,14 +773,20 @@ def groq_failure(exc: Exception, ctx: NodeContext, config: dict[str, Any], model
     code = detail.get("code")
     if isinstance(exc, groq.AuthenticationError):
         return f"Groq rejected the API key in {config['api_key']['$secret']} (401): {message}"
+    if isinstance(exc, groq.PermissionDeniedError):
+        return (
+            f"the API key in {config['api_key']['$secret']} may not use {model} "
+            f"(403): {message}"
+        )
     if isinstance(exc, groq.APITimeoutError):
         return f"Groq did not answer in time ({model}, after {ctx.retries} retries)"
     if isinstance(exc, groq.APIConnectionError):
-        return f"cannot reach Groq at {exc.request.url.copy_with(path='/')}: {exc.message}"
+        where = exc.request.url.copy_with(path="/")
+        return _redact_urls(f"cannot reach Groq at {where}: {exc.message}")
     if isinstance(exc, httpx.TransportError):
-        return f"the connection to Groq broke: {exc}"
+        return _redact_urls(f"the connection to Groq broke: {exc}")
     if not isinstance(exc, groq.APIStatusError):
-        return str(exc)
+        return _redact_urls(str(exc))
     status = exc.status_code
     if code == "model_decommissioned" or model in GROQ_RETIRED:
         replacement = GROQ_RETIRED.get(model)
@@ -711,7 +799,9 @@ def groq_failure(exc: Exception, ctx: NodeContext, config: dict[str, Any], model
         message += f" {model} takes at most {window:,} tokens: shorten the input."
     elif status == 429 or status >= 500:
         message += f" (after {ctx.retries} retries)"
-    return f"Groq answered {status} ({code or detail.get('type') or 'error'}): {message}"
+    return _redact_urls(
+        f"Groq answered {status} ({code or detail.get('type') or 'error'}): {message}"
+    )
 
 
 async def execute_groq_completion(
@@ -743,6 +833,9 @@ async def execute_groq_completion(
                 output = await complete_groq(ctx, config, inputs, model)
         except (groq.APIError, httpx.TransportError, TransientError) as exc:
             reason = groq_failure(exc, ctx, config, model)
+            if isinstance(exc, (groq.AuthenticationError, groq.PermissionDeniedError)):
+                # The key or its rights: no other model, retry or onError mends it.
+                raise ConfigurationError(reason) from None
             if not groq_model_unavailable(exc):
                 raise WorkflowError(reason) from None
             breaker.record(succeeded=False)
@@ -1168,24 +1261,65 @@ def _check_environment() -> None:
 
 
 class _TokenPrinter:
-    """Prints streamed tokens; a line break separates nodes that stream in turn."""
+    """Prints streamed replies, each one whole. The first node to stream goes
+    out live; nodes streaming at the same time (parallel branches) are held
+    and printed, then followed live, when the one before them finishes. A line
+    break separates replies."""
 
     def __init__(self) -> None:
+        # The node whose text was printed last (None: at the start of a line).
         self.node: str | None = None
+        # The node printed as its tokens arrive; the others wait in `held`,
+        # in the order their first token came; `done` have finished meanwhile.
+        self.live: str | None = None
+        self.held: dict[str, list[str]] = {}
+        self.done: set[str] = set()
 
     def __call__(self, event: dict[str, Any]) -> None:
-        if event["type"] == "node_retry" and event["node"] == self.node:
+        kind, node = event["type"], event.get("node")
+        if kind == "token":
+            if self.live is None:
+                self.live = node
+            if node == self.live:
+                self._write(node, event["text"])
+            else:
+                self.held.setdefault(node, []).append(event["text"])
+        elif kind == "node_retry":
             # The node starts its reply again: leave the broken one on its own line.
+            self.held.pop(node, None)
+            if node == self.node:
+                sys.stdout.write("\n")
+                self.node = None
+        elif kind == "node_finished" and node == self.live:
+            self.live = None
+            while self.held and self.live is None:
+                waiting = next(iter(self.held))
+                self._write(waiting, "".join(self.held.pop(waiting)))
+                if waiting in self.done:
+                    self.done.discard(waiting)
+                else:
+                    self.live = waiting
+        elif kind == "node_finished" and node in self.held:
+            self.done.add(node)
+
+    def _write(self, node: str, text: str) -> None:
+        if self.node is not None and node != self.node:
             sys.stdout.write("\n")
-            self.node = None
-            return
-        if event["type"] != "token":
-            return
-        if self.node is not None and event["node"] != self.node:
-            sys.stdout.write("\n")
-        self.node = event["node"]
-        sys.stdout.write(event["text"])
+        self.node = node
+        sys.stdout.write(text)
         sys.stdout.flush()
+
+
+def _notice(text: str) -> None:
+    """One line on stderr (a slow node, a rate-limit wait), safe for the terminal."""
+    start = "\r\x1b[K" if sys.stderr.isatty() else ""
+    sys.stderr.write(start + _printable(text) + "\n")
+    sys.stderr.flush()
+
+
+def _node_errors(result: dict[str, Any]) -> dict[str, str]:
+    """Nodes the run went on without (onError fallback or continue): why."""
+    return {node: stats["error"] for node, stats in result["nodes"].items() if "error" in stats}
 
 
 def _print_result(result: dict[str, Any]) -> None:
@@ -1211,50 +1345,112 @@ def _usage_line(usage: dict[str, Any]) -> str:
 # -- batch runs ---------------------------------------------------------------------
 
 
-def _completed_ids(path: str) -> tuple[set[str], int]:
-    """Ids already in the output, and how many of them failed.
+# The keys every result line has: how a previous output of a batch is told
+# apart from a file that is not ours (which is never written to).
+_RESULT_KEYS = ("id", "status", "latency_ms")
 
-    A run killed mid-write can leave a torn last line: cut it off, so that
-    record runs again and appears exactly once.
-    """
+
+def _is_result_line(line: bytes) -> bool:
     try:
-        with open(path, "rb+") as file:
-            data = file.read()
-            end = data.rfind(b"\n") + 1
-            if end < len(data):
-                file.truncate(end)
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return (
+        isinstance(record, dict)
+        and all(key in record for key in _RESULT_KEYS)
+        and record["status"] in ("ok", "failed")
+    )
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _check_output(source: str, target: str) -> tuple[set[str], int, int | None]:
+    """Ids already in `target`, how many of them failed, and where a torn last
+    line begins (None: the file ends on a whole line). Changes nothing.
+
+    InputError when `target` is `source`, or exists and is anything but a
+    previous output of a batch: every whole line a result line, and a torn
+    last line (a run killed mid-write) the start of one."""
+    try:
+        if os.path.samefile(source, target):
+            raise InputError(f"--output {target} is the --batch file; choose another file")
     except FileNotFoundError:
-        return set(), 0
-    done, failed = set(), 0
-    for line in data[:end].splitlines():
-        if line.strip():
-            record = json.loads(line)
-            done.add(str(record["id"]))
-            failed += record["status"] == "failed"
-    return done, failed
-
-
-def _records(path: str, done: set[str]) -> Iterator[tuple[Any, dict[str, Any] | str]]:
-    """(id, inputs) per input line not done yet; the inputs are an error text
-    when the line is not a JSON object. Read lazily: files may be large."""
-    with open(path, encoding="utf-8") as file:
+        return set(), 0, None
+    if not os.path.isfile(target):
+        raise InputError(f"--output {target} is not a regular file")
+    done, failed, offset = set(), 0, 0
+    with open(target, "rb") as file:
         for number, line in enumerate(file, start=1):
-            if not line.strip():
+            if not line.endswith(b"\n"):
+                # Our lines start so; a torn one does not parse, or is whole but
+                # lost its line break.
+                if line.startswith(b'{"id": ') and (_is_result_line(line) or not _is_json(line)):
+                    return done, failed, offset
+            elif not line.strip():
+                offset += len(line)
                 continue
-            try:
+            elif _is_result_line(line):
                 record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                record = f"line {number} is not JSON: {exc}"
-            if not isinstance(record, dict):
-                record_id: Any = number
-                if not isinstance(record, str):
-                    record = f"line {number} is not a JSON object"
-            else:
-                record_id = record.get("id", number)
-                if "id" not in INPUTS:
-                    record.pop("id", None)
-            if str(record_id) not in done:
-                yield record_id, record
+                done.add(str(record["id"]))
+                failed += record["status"] == "failed"
+                offset += len(line)
+                continue
+            raise InputError(
+                f"--output {target} exists and is not an output of this batch (line {number} "
+                "is not a result line); choose another file"
+            )
+    return done, failed, None
+
+
+def _read_record(number: int, line: bytes) -> tuple[Any, dict[str, Any] | str]:
+    """(id, inputs) of one input line; the inputs are an error text when the
+    line cannot be read as a JSON object: that record fails, the others run."""
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        return number, f"line {number} is not valid UTF-8"
+    except RecursionError:
+        return number, f"line {number} is nested too deeply"
+    except json.JSONDecodeError as exc:
+        return number, f"line {number} is not JSON: {exc}"
+    except ValueError as exc:
+        # Python refuses numbers of more than 4,300 digits (int_max_str_digits).
+        return number, f"line {number} is not usable JSON: {exc}"
+    if not isinstance(record, dict):
+        return number, f"line {number} is not a JSON object"
+    record_id = record.get("id", number)
+    if "id" not in INPUTS:
+        record.pop("id", None)
+    return record_id, record
+
+
+def _records(path: str) -> Iterator[tuple[int, Any, dict[str, Any] | str]]:
+    """(line number, id, inputs) per input line. Read lazily: files may be large."""
+    with open(path, "rb") as file:
+        for number, line in enumerate(file, start=1):
+            if line.strip():
+                yield number, *_read_record(number, line)
+
+
+def _count_records(path: str) -> int:
+    """How many records `path` holds; InputError when two have the same id
+    (each result line names its record by id, so resuming could not tell them apart)."""
+    first_line: dict[str, int] = {}
+    for number, record_id, _ in _records(path):
+        key = str(record_id)
+        if key in first_line:
+            raise InputError(
+                f"{path}: id {key!r} is on line {first_line[key]} and line {number}; "
+                "ids must be unique"
+            )
+        first_line[key] = number
+    return len(first_line)
 
 
 class _BatchProgress:
@@ -1262,7 +1458,7 @@ class _BatchProgress:
 
     def __init__(self, total: int, live: bool) -> None:
         self.total, self.live = total, live
-        self.ok = self.failed = 0
+        self.ok = self.failed = self.fallbacks = 0
         self.latencies: list[float] = []
         self.usage: dict[str, Any] = {
             "prompt_tokens": 0,
@@ -1277,6 +1473,7 @@ class _BatchProgress:
             self.ok += 1
         else:
             self.failed += 1
+        self.fallbacks += "fallbacks" in line
         self.latencies.append(line["latency_ms"])
         for key, value in line.get("usage", {}).items():
             self.usage[key] = self.usage.get(key, 0) + value
@@ -1301,6 +1498,7 @@ class _BatchProgress:
             "records": self.ok + self.failed,
             "ok": self.ok,
             "failed": self.failed,
+            "fallbacks": self.fallbacks,
             "usage": {key: round(value, 8) for key, value in self.usage.items()},
             "latency_ms": {"p50": percentile(0.5), "p95": percentile(0.95)},
             "elapsed_s": round(_now() - self.started, 3),
@@ -1314,9 +1512,14 @@ async def run_batch(source: str, target: str, concurrency: int) -> tuple[dict[st
 
     Ctrl-C stops taking records and lets those in flight finish; a second
     Ctrl-C abandons them (they run again on the next resume)."""
-    done, failed_before = _completed_ids(target)
-    with open(source, encoding="utf-8") as file:
-        total = sum(1 for line in file if line.strip()) - len(done)
+    # Everything that can refuse the run does so before the output is touched.
+    done, failed_before, torn_at = _check_output(source, target)
+    total = _count_records(source) - len(done)
+    if torn_at is not None:
+        # A run killed mid-write left a torn last line: cut it off, so that
+        # record runs again and appears exactly once.
+        with open(target, "rb+") as file:
+            file.truncate(torn_at)
     progress = _BatchProgress(max(total, 0), sys.stderr.isatty())
     slots = asyncio.Semaphore(concurrency)
     stopping = asyncio.Event()
@@ -1352,6 +1555,8 @@ async def run_batch(source: str, target: str, concurrency: int) -> tuple[dict[st
                     "usage": result["usage"],
                     "latency_ms": result["latency_ms"],
                 }
+                if fallbacks := _node_errors(result):
+                    line["fallbacks"] = fallbacks
             except WorkflowError as exc:
                 line = {
                     "id": record_id,
@@ -1359,15 +1564,35 @@ async def run_batch(source: str, target: str, concurrency: int) -> tuple[dict[st
                     "error": str(exc),
                     "latency_ms": _elapsed_ms(started),
                 }
+            except Exception as exc:
+                # Whatever a record does, it fails alone: the batch goes on.
+                line = {
+                    "id": record_id,
+                    "status": "failed",
+                    "error": _redact_urls(f"{type(exc).__name__}: {exc}"),
+                    "latency_ms": _elapsed_ms(started),
+                }
             finally:
                 slots.release()
+            try:
+                text = json.dumps(line, ensure_ascii=False, default=str)
+            except (ValueError, RecursionError) as exc:
+                line = {
+                    "id": record_id,
+                    "status": "failed",
+                    "error": f"the result cannot be written as JSON: {exc}",
+                    "latency_ms": line["latency_ms"],
+                }
+                text = json.dumps(line, ensure_ascii=False, default=str)
             # One write per line and a flush: a crash loses only records in flight.
-            out.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+            out.write(text + "\n")
             out.flush()
             progress.add(line)
 
         try:
-            for record_id, inputs in _records(source, done):
+            for _, record_id, inputs in _records(source):
+                if str(record_id) in done:
+                    continue
                 await slots.acquire()
                 if stopping.is_set():
                     break
@@ -1387,8 +1612,10 @@ async def run_batch(source: str, target: str, concurrency: int) -> tuple[dict[st
 
 def _batch_line(summary: dict[str, Any]) -> str:
     latency = summary["latency_ms"]
+    fallbacks = f", {summary['fallbacks']} used a fallback" if summary["fallbacks"] else ""
     return (
-        f"{summary['records']} record(s): {summary['ok']} ok, {summary['failed']} failed; "
+        f"{summary['records']} record(s): {summary['ok']} ok, {summary['failed']} failed"
+        f"{fallbacks}; "
         f"{_usage_line(summary['usage'])}; latency p50 {latency['p50']} ms, "
         f"p95 {latency['p95']} ms"
     )
@@ -1399,6 +1626,14 @@ def main(argv: list[str] | None = None) -> int:
     or environment, 130 interrupted."""
     args = _parse_args(argv)
     RATE_LIMITS.update(requests_per_minute=args.rpm, tokens_per_minute=args.tpm)
+    NOTICE_HANDLERS.append(_notice)
+    try:
+        return _main(args)
+    finally:
+        NOTICE_HANDLERS.remove(_notice)
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         _check_environment()
         if args.batch:
@@ -1414,17 +1649,21 @@ def main(argv: list[str] | None = None) -> int:
         printer = _TokenPrinter() if args.stream and not args.json else None
         result = asyncio.run(run_workflow(inputs, on_event=printer))
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_printable(str(exc))}", file=sys.stderr)
         return 2
     except WorkflowError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_printable(str(exc))}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_printable(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    for error in _node_errors(result).values():
+        print(
+            f"warning: {_printable(error)}; the run went on with its onError value", file=sys.stderr
+        )
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
         return 0
