@@ -39,7 +39,9 @@ _BASE_IMPORTS = (
 # Only when some config holds {{ … }} expressions.
 _EXPRESSION_IMPORTS = (
     "import functools",
+    "import math",
     "import re",
+    "import threading",
     "from jinja2 import StrictUndefined, Undefined",
     "from jinja2.sandbox import ImmutableSandboxedEnvironment",
 )
