@@ -155,7 +155,7 @@ T_INPUT = {"text": {"type": "string", "required": True}, "t": {"type": "object"}
     ("temperature", 7, "int 7", "number from 0 to 2"),
     ("max_completion_tokens", -1, "int -1", "integer at least 1"),
     ("model", 42, "int 42", "string"),
-    ("seed", [1], "list", "integer"),
+    ("seed", [1], "list of 1 item(s)", "integer or null"),
 ])
 def test_a_deferred_config_value_is_checked_before_any_request(
     tmp_path: Path, groq_server: MockGroqServer, field: str, value: Any, shown: str,
@@ -200,7 +200,7 @@ def test_a_number_input_that_is_not_finite_is_refused(tmp_path: Path, text: str)
                                       inputs=NUMBER_INPUT))
 
     for args, stdin in ((["--input", f"x={text}"], None),
-                        (["--inputs-json", "-"], '{"x": %s}' % text)):
+                        (["--inputs-json", "-"], '{"x": ' + text + '}')):
         line = one_line(script_run(script, *args, "--json", stdin=stdin), EXIT_INVALID)
         assert "input 'x'" in line and "finite" in line
 
@@ -230,7 +230,7 @@ def test_a_number_with_fifty_thousand_digits_is_an_input_error(tmp_path: Path) -
     digits = "9" * 50_000
 
     for args, stdin in ((["--input", f"x={digits}"], None),
-                        (["--inputs-json", "-"], '{"x": %s}' % digits)):
+                        (["--inputs-json", "-"], '{"x": ' + digits + '}')):
         line = one_line(script_run(script, *args, stdin=stdin), EXIT_INVALID)
         assert "input" in line and len(line) < 300
 
