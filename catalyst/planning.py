@@ -30,6 +30,7 @@ _BASE_IMPORTS = (
     "import asyncio",
     "import inspect",
     "import json",
+    "import math",
     "import os",
     "import signal",
     "import sys",
@@ -41,7 +42,6 @@ _BASE_IMPORTS = (
 # Only when some config holds {{ … }} expressions.
 _EXPRESSION_IMPORTS = (
     "import functools",
-    "import math",
     "import re",
     "import threading",
     "from jinja2 import StrictUndefined, Undefined",
