@@ -9,11 +9,14 @@ down, so it cannot take the test run with it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -142,6 +145,49 @@ def test_values_within_the_limits_still_evaluate(tmp_path: Path) -> None:
     assert completed.returncode == EXIT_OK, completed.stderr
     assert json.loads(completed.stdout)["outputs"]["shape"] == {
         "text": "ababab", "power": 2**64, "count": 3, "sum": 4, "percent": "00003"}
+
+
+def test_the_time_limit_leaves_the_callers_signal_handler_and_timer_alone(
+    tmp_path: Path, load_script: Any
+) -> None:
+    module = load_script(build(tmp_path, workflow(
+        fields_node("shape", {"value": "{{ input.text * input.n }}"}), inputs=TEXT_AND_NUMBER)))
+
+    def handler(_signal: int, _frame: Any) -> None:
+        raise AssertionError("the caller's timer went off during the test")
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 60)
+    try:
+        result = asyncio.run(module.run_workflow({"text": "ab", "n": 2}))
+        assert signal.getsignal(signal.SIGALRM) is handler
+        assert 50 < signal.getitimer(signal.ITIMER_REAL)[0] <= 60
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert result["outputs"] == {"shape": {"value": "abab"}}
+
+
+def test_off_the_main_thread_the_size_limits_still_hold(
+    tmp_path: Path, load_script: Any
+) -> None:
+    module = load_script(build(tmp_path, workflow(
+        fields_node("shape", {"value": "{{ input.text * input.n }}"}), inputs=TEXT_AND_NUMBER)))
+    outcomes: list[Any] = []
+
+    def worker() -> None:
+        for n in (2, 10**10):
+            try:
+                outcomes.append(asyncio.run(module.run_workflow({"text": "ab", "n": n})))
+            except module.WorkflowError as exc:
+                outcomes.append(str(exc))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(timeout=30)
+
+    assert outcomes[0]["outputs"] == {"shape": {"value": "abab"}}
+    assert outcomes[1].endswith("1,000,000-character limit (expression-limit)")
 
 
 # -- 2. deferred configs are checked once resolved ------------------------------------
