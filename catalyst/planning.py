@@ -33,6 +33,7 @@ _BASE_IMPORTS = (
     "import math",
     "import os",
     "import signal",
+    "import stat",
     "import sys",
     "import time",
     "from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator",
