@@ -7,14 +7,16 @@ pip requirements. Templates receive this and nothing rawer.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
+from pydantic import BaseModel
 
-from catalyst import __version__
+from catalyst import __version__, expressions
 from catalyst.identifiers import IdentifierResolver
 from catalyst.literals import Code
 from catalyst.model import InputSpec, Workflow
@@ -28,9 +30,11 @@ _BASE_IMPORTS = (
     "import asyncio",
     "import inspect",
     "import json",
+    "import math",
     "import os",
     "import re",
     "import signal",
+    "import stat",
     "import sys",
     "import time",
     "import unicodedata",
@@ -42,6 +46,7 @@ _BASE_IMPORTS = (
 _EXPRESSION_IMPORTS = (
     "import functools",
     "import re",
+    "import threading",
     "from jinja2 import StrictUndefined, Undefined",
     "from jinja2.sandbox import ImmutableSandboxedEnvironment",
 )
@@ -62,6 +67,18 @@ class PlannedLink:
     to: str | None = None
 
 
+# What a config value resolved at run time must be: a JSON Schema subset
+# (type, minimum/maximum, enum, const, lengths, pattern, items' type) that the
+# generated script checks without pydantic. A field lists its alternatives.
+ValueCheck = dict[str, Any]
+_KEPT_KEYWORDS = {
+    "string": ("enum", "const", "minLength", "maxLength", "pattern"),
+    "integer": ("enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"),
+    "number": ("enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"),
+    "array": ("minItems", "maxItems"),
+}
+
+
 @dataclass(frozen=True)
 class PlannedNode:
     id: str
@@ -76,6 +93,8 @@ class PlannedNode:
     after: tuple[str, ...]
     generation: int
     policy: NodePolicy
+    # Fields holding an expression, by name: what their value must be once resolved.
+    checks: dict[str, tuple[ValueCheck, ...]]
 
 
 @dataclass(frozen=True)
@@ -179,6 +198,7 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
                 after=tuple(sorted(after[node.id] - _sources(links[node.id]))),
                 generation=generation[node.id],
                 policy=checked.policy.nodes[node.id],
+                checks=_value_checks(node_type, config.values),
             )
         )
     layers: dict[int, list[PlannedNode]] = defaultdict(list)
@@ -206,6 +226,70 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
         uses_expressions=uses_expressions,
         policy=checked.policy,
     )
+
+
+def _value_checks(node_type: NodeType, config: dict[str, Any]) -> dict[str, tuple[ValueCheck, ...]]:
+    """For each field that is an expression, what its resolved value must be.
+
+    Only known at run time, these values escaped the check at generate time
+    (catalyst/configs.py defers them). Fields that hold expressions for other
+    reasons (a condition's, the scope's, text the node converts) are left out;
+    secret fields never hold expressions."""
+    skipped = {*node_type.expression_fields, *node_type.text_fields, node_type.scope_field}
+    schema = _config_schema(node_type.config_model)
+    checks: dict[str, tuple[ValueCheck, ...]] = {}
+    for name, value in config.items():
+        if name in skipped or not isinstance(value, str) or not expressions.is_template(value):
+            continue
+        rules = _rules(schema["properties"].get(name, {}), schema.get("$defs", {}), {})
+        if rules:
+            checks[name] = tuple(rules)
+    return checks
+
+
+@functools.cache
+def _config_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema(by_alias=False)
+
+
+def _rules(
+    schema: dict[str, Any], definitions: dict[str, Any], inherited: dict[str, Any]
+) -> list[ValueCheck] | None:
+    """`schema` as alternatives of the subset; None when any value fits."""
+    if "$ref" in schema:
+        schema = {**definitions.get(schema["$ref"].rsplit("/", 1)[-1], {}), **schema}
+        schema.pop("$ref")
+    keywords = {**inherited, **{key: value for key, value in schema.items()
+                                if key in ("enum", "const", "minLength", "maxLength",
+                                           "pattern", "minimum", "maximum",
+                                           "exclusiveMinimum", "exclusiveMaximum",
+                                           "minItems", "maxItems")}}
+    branches = schema.get("anyOf") or schema.get("oneOf") or schema.get("allOf")
+    if branches:
+        rules: list[ValueCheck] = []
+        for branch in branches:
+            branch_rules = _rules(branch, definitions, keywords)
+            if branch_rules is None:
+                return None
+            rules += branch_rules
+        return rules
+    kinds = schema.get("type")
+    if kinds is None:
+        return [keywords] if "enum" in keywords or "const" in keywords else None
+    rules = []
+    for kind in [kinds] if isinstance(kinds, str) else kinds:
+        rule: ValueCheck = {"type": kind}
+        if kind == "array":
+            # pydantic's max_length on a list is the number of items.
+            keywords = {"minItems": keywords.get("minLength"), "maxItems":
+                        keywords.get("maxLength"), **keywords}
+            item_type = schema.get("items", {}).get("type")
+            if isinstance(item_type, str):
+                rule["items"] = {"type": item_type}
+        rule.update((key, keywords[key]) for key in _KEPT_KEYWORDS.get(kind, ("enum", "const"))
+                    if keywords.get(key) is not None)
+        rules.append(rule)
+    return rules
 
 
 def _secrets(workflow: Workflow, env_vars: tuple[str, ...]) -> tuple[tuple[str, str], ...]:

@@ -169,6 +169,9 @@ class NodeType:
     imports: tuple[str, ...] = ()
     # Config fields holding one expression (braces optional).
     expression_fields: tuple[str, ...] = ()
+    # Config fields the node sends as text: an expression there may give any
+    # value, which the node turns into text, so its type is not checked at run time.
+    text_fields: tuple[str, ...] = ()
     # Describes the workflow's entry point; never does work of its own.
     is_trigger: bool = False
     # Calls a rate-limited API: the script gets --rpm / --tpm budgets.

@@ -207,6 +207,7 @@ NODE_TYPES = (
         ),
         outputs=(Port("output", "Text", "text", "The reply text (`content`).", field="content"),),
         supports_streaming=True,
+        text_fields=("system_prompt", "prompt"),
         dependencies=("groq>=1.7,<2", "httpx>=0.23,<1", "aiolimiter>=1.1,<2"),
         imports=(
             "import os",

@@ -43,6 +43,7 @@ NODE_TYPES = (
         inputs=(Port("input", "Value", "any", "Passed through unchanged."),),
         outputs=(Port("output", "Value", "any", "The input, unchanged."),),
         imports=("import json", "import sys"),
+        text_fields=("message",),
         output_description="its input, unchanged",
         output_schema={"description": "its input, unchanged"},
         output_shape=output_shape,

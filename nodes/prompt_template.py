@@ -80,6 +80,7 @@ NODE_TYPES = (
         output_description="{messages: [{role, content}], text}",
         output_schema=closed({"messages": array(_MESSAGE), "text": STRING}),
         scope_field="variables",
+        text_fields=("system", "template"),
         check=check,
         example={
             "system": "You are a careful editor.",

@@ -15,10 +15,13 @@ import asyncio
 import functools
 import inspect
 import json
+import math
 import os
 import re
 import signal
+import stat
 import sys
+import threading
 import time
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
@@ -363,21 +366,30 @@ class NodeContext:
             raise InputError(f"environment variable {name} is not set")
         return value
 
-    def resolve(self, value: dict[str, Any], names_from: str | None = None) -> Any:
+    def resolve(
+        self,
+        value: dict[str, Any],
+        names_from: str | None = None,
+        checks: dict[str, list[dict[str, Any]]] | None = None,
+    ) -> Any:
         """`value` with every {{ … }} expression evaluated against this run.
 
         `names_from` names a field (a promptTemplate's `variables`) whose keys
-        become names in the other fields' expressions."""
+        become names in the other fields' expressions. `checks` says what the
+        fields that are expressions must hold once evaluated (check_values)."""
         scope = {
             "input": self.run.inputs,
             "global": GLOBALS,
             "nodes": {node_id: {"output": out} for node_id, out in self.run.outputs.items()},
         }
         if names_from is None or not isinstance(value.get(names_from), dict):
-            return resolve(value, scope)
-        names = resolve(value[names_from], scope)
-        rest = resolve({k: v for k, v in value.items() if k != names_from}, {**names, **scope})
-        return {**rest, names_from: names}
+            config = resolve(value, scope)
+        else:
+            names = resolve(value[names_from], scope)
+            rest = resolve({k: v for k, v in value.items() if k != names_from}, {**names, **scope})
+            config = {**rest, names_from: names}
+        check_values(config, checks or {})
+        return config
 
 
 async def close_resources(resources: dict[Hashable, Any]) -> None:
@@ -419,10 +431,266 @@ def _retry_delay(attempt: int) -> float:
     return RETRY_DELAY_S * factor
 
 
+# Limits on one evaluation. Inputs come from anyone, and an expression such as
+# {{ input.text * input.n }} must not take the process's memory or time: an
+# evaluation that would pass one is a node error ("expression-limit").
+EXPRESSION_MAX_SIZE = 1_000_000  # characters or items in any value it builds
+EXPRESSION_MAX_BITS = 100_000  # an integer's size: about 30,000 decimal digits
+EXPRESSION_MAX_RANGE = 100_000  # items in a range() (the sandbox's own limit)
+EXPRESSION_TIME_S = 2.0  # seconds per evaluation (on the main thread)
+_CHARACTERS = f"{EXPRESSION_MAX_SIZE:,}-character"
+_ITEMS = f"{EXPRESSION_MAX_SIZE:,}-item"
+_BITS = f"{EXPRESSION_MAX_BITS:,}-bit number"
+_FORMAT_NUMBERS = re.compile(r"\d+")
+_TEXT = (str, bytes, bytearray)
+_SEQUENCES = (list, tuple, set, frozenset, dict)
+
+
+class ExpressionLimit(WorkflowError):
+    """An expression would build too much or run too long."""
+
+    def __init__(self, limit: str) -> None:
+        super().__init__(f"expression exceeds the {limit} limit (expression-limit)")
+
+
+def _size(value: Any, budget: int = EXPRESSION_MAX_SIZE) -> int:
+    """Characters and items in `value`, nested ones included, counted only
+    until the count passes `budget`: cheap however big the value."""
+    total, pending = 0, [value]
+    while pending and total <= budget:
+        item = pending.pop()
+        if isinstance(item, _TEXT):
+            total += len(item)
+        elif isinstance(item, _SEQUENCES):
+            total += len(item)
+            if total <= budget:
+                pending.extend(item.items() if isinstance(item, dict) else item)
+    return total
+
+
+def _limit_for(value: Any) -> str:
+    return _CHARACTERS if isinstance(value, _TEXT) else _ITEMS
+
+
+def _check_value(value: Any) -> Any:
+    """`value` when it is within the limits and JSON can carry it."""
+    if _size(value) > EXPRESSION_MAX_SIZE:
+        raise ExpressionLimit(_limit_for(value))
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise WorkflowError(f"the expression's value holds {item!r}, not a finite number")
+        if isinstance(item, int) and item.bit_length() > EXPRESSION_MAX_BITS:
+            raise ExpressionLimit(_BITS)
+        if isinstance(item, (list, tuple, set, frozenset)):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_product(left: Any, right: Any) -> None:
+    if _is_int(left) and _is_int(right):
+        if left.bit_length() + right.bit_length() > EXPRESSION_MAX_BITS:
+            raise ExpressionLimit(_BITS)
+        return
+    sequence, times = (right, left) if isinstance(left, int) else (left, right)
+    # Items that are themselves big count: [text] * n is n references to text.
+    if (
+        isinstance(times, int)
+        and isinstance(sequence, (*_TEXT, list, tuple))
+        and times > 0
+        and _size(sequence) * times > EXPRESSION_MAX_SIZE
+    ):
+        raise ExpressionLimit(_limit_for(sequence))
+
+
+def _check_sum(left: Any, right: Any) -> None:
+    for kinds in (_TEXT, (list, tuple)):
+        both = isinstance(left, kinds) and isinstance(right, kinds)
+        if both and len(left) + len(right) > EXPRESSION_MAX_SIZE:
+            raise ExpressionLimit(_limit_for(left))
+
+
+def _check_power(base: Any, exponent: Any) -> None:
+    if not (_is_int(base) and _is_int(exponent) and abs(base) > 1 and exponent > 0):
+        return
+    if exponent > EXPRESSION_MAX_BITS or base.bit_length() * exponent > EXPRESSION_MAX_BITS:
+        raise ExpressionLimit(_BITS)
+
+
+def _check_format(template: Any, *args: Any, **kwargs: Any) -> None:
+    """`template % args`, str.format and |format: widths, precisions and the
+    values to insert must fit the limit."""
+    if not isinstance(template, _TEXT):
+        return
+    text = template.decode(errors="replace") if not isinstance(template, str) else template
+    for digits in _FORMAT_NUMBERS.findall(text):
+        if len(digits) > 7 or int(digits) > EXPRESSION_MAX_SIZE:
+            raise ExpressionLimit(_CHARACTERS)
+    values = [*args, *kwargs.values()]
+    for value in values:
+        if isinstance(value, (tuple, list)):
+            values.extend(item for item in value if _is_int(item))
+        if _is_int(value) and abs(value) > EXPRESSION_MAX_SIZE:
+            raise ExpressionLimit(_CHARACTERS)
+    if len(text) + _size(values) > EXPRESSION_MAX_SIZE:
+        raise ExpressionLimit(_CHARACTERS)
+
+
+def _check_width(value: Any, width: Any = 80, *_args: Any, **_kwargs: Any) -> None:
+    if _is_int(width) and width > EXPRESSION_MAX_SIZE:
+        raise ExpressionLimit(_CHARACTERS)
+
+
+def _check_join(value: Any, separator: Any = "", *_args: Any, **kwargs: Any) -> None:
+    separator = kwargs.get("d", separator)
+    if isinstance(value, _SEQUENCES):
+        gaps = len(value) * len(separator) if isinstance(separator, _TEXT) else 0
+        if gaps + _size(value) > EXPRESSION_MAX_SIZE:
+            raise ExpressionLimit(_CHARACTERS)
+
+
+def _check_replace(value: Any, old: Any = "", new: Any = "", *_args: Any, **_kwargs: Any) -> None:
+    if isinstance(value, str) and isinstance(new, str):
+        old_text = str(old)
+        count = value.count(old_text) if old_text else len(value) + 1
+        if len(value) + count * max(len(new) - len(old_text), 0) > EXPRESSION_MAX_SIZE:
+            raise ExpressionLimit(_CHARACTERS)
+
+
+def _check_indent(value: Any, width: Any = 4, *_args: Any, **_kwargs: Any) -> None:
+    if isinstance(value, str):
+        step = width if _is_int(width) else len(str(width))
+        if len(value) + (value.count("\n") + 1) * max(step, 0) > EXPRESSION_MAX_SIZE:
+            raise ExpressionLimit(_CHARACTERS)
+
+
+def _check_wrap(value: Any, width: Any = 79, *args: Any, **kwargs: Any) -> None:
+    wrap = kwargs.get("wrapstring", args[1] if len(args) > 1 else None) or "\n"
+    if isinstance(value, str) and _is_int(width) and isinstance(wrap, str):
+        lines = len(value) // max(width, 1) + 1
+        if len(value) + lines * len(wrap) > EXPRESSION_MAX_SIZE:
+            raise ExpressionLimit(_CHARACTERS)
+
+
+def _check_tabs(text: Any, size: Any = 8) -> None:
+    if isinstance(text, _TEXT) and _is_int(size):
+        tabs = text.count("\t") if isinstance(text, str) else text.count(b"\t")
+        if len(text) + tabs * max(size, 0) > EXPRESSION_MAX_SIZE:
+            raise ExpressionLimit(_CHARACTERS)
+
+
+def _check_count(value: Any, count: Any = 1, *_args: Any, **_kwargs: Any) -> None:
+    if _is_int(count) and count > EXPRESSION_MAX_SIZE:
+        raise ExpressionLimit(_ITEMS)
+
+
+def _check_whole(value: Any, *_args: Any, **_kwargs: Any) -> None:
+    # Written out as text (|string, |tojson) or summed: nested references count.
+    if _size(value) > EXPRESSION_MAX_SIZE:
+        raise ExpressionLimit(_CHARACTERS)
+
+
+# Filters and str methods that can build more than they are given, with the
+# check each gets before it runs.
+_FILTER_CHECKS: dict[str, Callable[..., None]] = {
+    "center": _check_width,
+    "format": _check_format,
+    "join": _check_join,
+    "replace": _check_replace,
+    "indent": _check_indent,
+    "wordwrap": _check_wrap,
+    "batch": _check_count,
+    "slice": _check_count,
+    "string": _check_whole,
+    "tojson": _check_whole,
+    "pprint": _check_whole,
+    "sum": _check_whole,
+}
+_METHOD_CHECKS: dict[str, Callable[..., None]] = {
+    "ljust": _check_width,
+    "rjust": _check_width,
+    "center": _check_width,
+    "zfill": _check_width,
+    "format": _check_format,
+    "format_map": _check_format,
+    "join": lambda text, items: _check_join(items, text),
+    "replace": _check_replace,
+    "expandtabs": lambda text, size=8: _check_tabs(text, size),
+}
+
+
+def _guarded_filter(function: Callable[..., Any], check: Callable[..., None]) -> Any:
+    # Filters marked to receive the context or environment get it first.
+    passes = hasattr(function, "jinja_pass_arg")
+
+    @functools.wraps(function)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        check(*(args[1:] if passes else args), **kwargs)
+        return function(*args, **kwargs)
+
+    return guarded
+
+
+def _bounded_range(*args: Any) -> range:
+    try:
+        numbers = range(*args)
+        too_many = len(numbers) > EXPRESSION_MAX_RANGE
+    except OverflowError:
+        too_many = True
+    if too_many:
+        raise ExpressionLimit(f"{EXPRESSION_MAX_RANGE:,}-item range")
+    return numbers
+
+
+def _check_output(value: Any) -> Any:
+    # Every {{ … }} in a text is written out with str(): bound it first.
+    if isinstance(value, _SEQUENCES) and _size(value) > EXPRESSION_MAX_SIZE:
+        raise ExpressionLimit(_CHARACTERS)
+    return value
+
+
+class BoundedSandbox(ImmutableSandboxedEnvironment):
+    """jinja2's sandbox with bounds on what an expression may build.
+
+    Intercepting these operators also stops jinja2's optimizer from folding
+    them into constants while compiling, which would build the value early."""
+
+    intercepted_binops = frozenset({"*", "+", "**", "%"})
+    _BINOP_CHECKS = {"*": _check_product, "+": _check_sum, "**": _check_power, "%": _check_format}
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(finalize=_check_output, **options)
+        self.globals["range"] = _bounded_range
+        for name, check in _FILTER_CHECKS.items():
+            self.filters[name] = _guarded_filter(self.filters[name], check)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "%" and isinstance(left, _TEXT):
+            _check_format(left, right)
+        elif operator != "%":
+            self._BINOP_CHECKS[operator](left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        method = getattr(__obj, "__wrapped__", __obj)  # str.format comes wrapped
+        owner = getattr(method, "__self__", None)
+        check = _METHOD_CHECKS.get(getattr(method, "__name__", ""))
+        if isinstance(owner, _TEXT) and check is not None:
+            check(owner, *args, **kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+
 # A string that is exactly one {{ expression }} keeps the expression's type;
 # any other string with expressions renders to text.
 _SINGLE_EXPRESSION = re.compile(r"\A\{\{(?P<expression>.*?)\}\}\Z", re.DOTALL)
-_EXPRESSIONS = ImmutableSandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
+_EXPRESSIONS = BoundedSandbox(undefined=StrictUndefined, keep_trailing_newline=True)
 
 
 @functools.cache
@@ -433,20 +701,134 @@ def _compile_expression(source: str) -> Callable[[dict[str, Any]], Any]:
     return _EXPRESSIONS.from_string(source).render
 
 
+def _evaluate(source: str, scope: dict[str, Any]) -> Any:
+    """One evaluation, stopped after EXPRESSION_TIME_S seconds.
+
+    The timer is a signal, which only the main thread can receive (and which
+    Windows lacks): off it (a library caller's worker thread) evaluation is
+    bounded by the size limits alone, which stop every bomb that builds a value
+    but not a long loop."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "setitimer"
+    ):
+        return _compile_expression(source)(scope)
+
+    def expire(_signal: int, _frame: Any) -> None:
+        raise ExpressionLimit(f"{EXPRESSION_TIME_S:g}-second")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    earlier = signal.setitimer(signal.ITIMER_REAL, EXPRESSION_TIME_S)
+    try:
+        return _compile_expression(source)(scope)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
+        if earlier[0] > 0:
+            signal.setitimer(signal.ITIMER_REAL, *earlier)
+
+
+def check_values(config: dict[str, Any], checks: dict[str, list[dict[str, Any]]]) -> None:
+    """Fields whose value an expression gave, against what the field allows:
+    one of its alternatives, each a JSON Schema subset written at generate time."""
+    for name, rules in checks.items():
+        if name in config and not any(_fits(config[name], rule) for rule in rules):
+            allowed = " or ".join(_described(rule) for rule in rules)
+            raise WorkflowError(f"{name} is {_shown(config[name])}; allowed: {allowed}")
+
+
+_KINDS: dict[str, Callable[[Any], bool]] = {
+    "string": lambda value: isinstance(value, str),
+    "integer": _is_int,
+    "number": lambda value: isinstance(value, (int, float))
+    and not isinstance(value, bool)
+    and math.isfinite(value),
+    "boolean": lambda value: isinstance(value, bool),
+    "null": lambda value: value is None,
+    "object": lambda value: isinstance(value, dict),
+    "array": lambda value: isinstance(value, list),
+}
+_BOUNDS: dict[str, Callable[[Any, Any], bool]] = {
+    "minimum": lambda value, bound: value >= bound,
+    "maximum": lambda value, bound: value <= bound,
+    "exclusiveMinimum": lambda value, bound: value > bound,
+    "exclusiveMaximum": lambda value, bound: value < bound,
+    "minLength": lambda value, bound: len(value) >= bound,
+    "maxLength": lambda value, bound: len(value) <= bound,
+    "minItems": lambda value, bound: len(value) >= bound,
+    "maxItems": lambda value, bound: len(value) <= bound,
+    "pattern": lambda value, bound: re.search(bound, value) is not None,
+    "enum": lambda value, bound: value in bound,
+    "const": lambda value, bound: value == bound,
+}
+
+
+def _fits(value: Any, rule: dict[str, Any]) -> bool:
+    if "type" in rule and not _KINDS[rule["type"]](value):
+        return False
+    if "items" in rule and not all(_fits(item, rule["items"]) for item in value):
+        return False
+    return all(_BOUNDS[key](value, bound) for key, bound in rule.items() if key in _BOUNDS)
+
+
+def _described(rule: dict[str, Any]) -> str:
+    """`number from 0 to 2`, `integer at least 1`, `string matching '^/'`."""
+    words = [rule.get("type", "value")]
+    if "items" in rule:
+        words.append(f"of {rule['items'].get('type', 'value')}")
+    low = rule.get("minimum", rule.get("minLength", rule.get("minItems")))
+    high = rule.get("maximum", rule.get("maxLength", rule.get("maxItems")))
+    unit = {"string": " characters", "array": " items"}.get(words[0], "")
+    if low is not None and high is not None:
+        words.append(f"from {low} to {high}{unit}")
+    elif low is not None:
+        words.append(f"at least {low}{unit}")
+    elif high is not None:
+        words.append(f"at most {high}{unit}")
+    if "exclusiveMinimum" in rule:
+        words.append(f"above {rule['exclusiveMinimum']}")
+    if "exclusiveMaximum" in rule:
+        words.append(f"below {rule['exclusiveMaximum']}")
+    if "pattern" in rule:
+        words.append(f"matching {rule['pattern']!r}")
+    if "enum" in rule:
+        words.append("one of " + ", ".join(json.dumps(item) for item in rule["enum"]))
+    if "const" in rule:
+        words.append(json.dumps(rule["const"]))
+    return " ".join(words)
+
+
+def _shown(value: Any) -> str:
+    """A value in a message: short, whatever its size."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"str {value!r}" if len(value) <= 40 else f"str of {len(value):,} characters"
+    if _is_int(value) and value.bit_length() > 64:
+        return f"int of {value.bit_length():,} bits"
+    if isinstance(value, (bool, int, float)):
+        return f"{type(value).__name__} {value!r}"
+    if isinstance(value, (list, dict)):
+        return f"{type(value).__name__} of {len(value):,} item(s)"
+    return type(value).__name__
+
+
 def resolve(value: Any, scope: dict[str, Any]) -> Any:
     """`value` with every string holding {{ … }} evaluated against `scope`."""
     if isinstance(value, str):
         if "{{" not in value and "{%" not in value and "{#" not in value:
             return value
         try:
-            result = _compile_expression(value)(scope)
+            result = _evaluate(value, scope)
             if isinstance(result, Undefined):
                 result._fail_with_undefined_error()
+            return _check_value(result)
+        except WorkflowError:
+            raise
         except Exception as exc:
             # Jinja's errors and the expression's own (1 / 0, None + 1) alike
             # name the expression, not just the Python error.
-            raise WorkflowError(f"cannot evaluate {value!r}: {exc}") from None
-        return result
+            reason = str(exc) or type(exc).__name__
+            raise WorkflowError(f"cannot evaluate {value!r}: {reason}") from None
     if isinstance(value, dict):
         return {key: resolve(item, scope) for key, item in value.items()}
     if isinstance(value, list):
@@ -591,6 +973,8 @@ async def stream_workflow(
 
 
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+# The most an input file (--input NAME=@FILE, --inputs-json) or stdin may hold.
+MAX_INPUT_BYTES = 10 * 1024 * 1024
 
 
 def check_inputs(given: dict[str, Any]) -> dict[str, Any]:
@@ -627,16 +1011,52 @@ def _typed(name: str, expected: str, value: Any) -> Any:
     }
     if not checks[expected](value):
         raise InputError(f"input {name!r} must be {expected}, got {type(value).__name__}")
+    if not _all_finite(value):
+        raise InputError(
+            f"input {name!r} holds NaN or Infinity; only finite numbers are allowed "
+            "(JSON has no others)"
+        )
     return value
+
+
+def _all_finite(value: Any) -> bool:
+    """Whether no float in `value`, however nested, is NaN or infinite."""
+    pending, seen = [value], set()
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, (list, tuple, dict)) and id(item) not in seen:
+            seen.add(id(item))
+            pending.extend(item.values() if isinstance(item, dict) else item)
+    return True
+
+
+def _json_value(text: str, what: str) -> Any:
+    """JSON text as a value. Numbers too long to read and nesting too deep are
+    InputErrors too, not tracebacks; NaN and Infinity are refused by _typed."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InputError(f"{what} is nested too deeply") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError:
+        limit = sys.get_int_max_str_digits()
+        raise InputError(f"{what} holds a number longer than {limit:,} digits") from None
 
 
 def _parse_text(name: str, expected: str, text: str) -> Any:
     if expected == "boolean" and text.lower() in _TRUE + _FALSE:
         return text.lower() in _TRUE
     try:
-        return json.loads(text)
+        return _json_value(text, f"input {name!r}")
     except json.JSONDecodeError:
-        raise InputError(f"input {name!r} must be {expected}, got {text!r}") from None
+        raise InputError(f"input {name!r} must be {expected}, got {_short(text)}") from None
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:60]) + f"… ({len(text):,} characters)"
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -653,9 +1073,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     epilog = "inputs:\n" + ("\n".join(lines) or "  none")
     if environment:
         epilog += "\n\nenvironment variables:\n" + "\n".join(environment)
+    summary = f"Run the workflow {WORKFLOW['name']!r}. {WORKFLOW['description']}".strip()
     parser = argparse.ArgumentParser(
-        description=f"Run the workflow {WORKFLOW['name']!r}. {WORKFLOW['description']}".strip(),
-        epilog=epilog,
+        description=_as_written(summary),
+        epilog=_as_written(epilog),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -663,7 +1084,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="an input value; NAME=@FILE reads the value from a file",
+        help="an input value; NAME=@FILE reads it from a file (at most 10 MB), "
+        "NAME=@@TEXT passes @TEXT as it is",
     )
     parser.add_argument(
         "--inputs-json", metavar="FILE", help="a JSON object of inputs, from FILE or - (stdin)"
@@ -695,6 +1117,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _as_written(text: str) -> str:
+    """Help text that argparse shows as written: it %-formats a description or
+    epilog holding "%(prog)", so then every % is escaped."""
+    return text.replace("%", "%%") if "%(prog)" in text else text
+
+
 def _read_inputs(args: argparse.Namespace) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if args.inputs_json:
@@ -703,16 +1131,18 @@ def _read_inputs(args: argparse.Namespace) -> dict[str, Any]:
         name, sep, value = item.partition("=")
         if not sep:
             raise InputError(f"--input takes NAME=VALUE, got {item!r}")
-        if value.startswith("@"):
+        if value.startswith("@@"):
+            value = value[1:]  # @@ escapes a value that starts with @
+        elif value.startswith("@"):
             value = _read_file(value[1:])
         values[name] = value
     return values
 
 
 def _load_json_inputs(source: str) -> dict[str, Any]:
-    text = sys.stdin.read() if source == "-" else _read_file(source)
+    text = _read_stdin() if source == "-" else _read_file(source)
     try:
-        values = json.loads(text)
+        values = _json_value(text, "--inputs-json")
     except json.JSONDecodeError as exc:
         raise InputError(f"--inputs-json is not valid JSON: {exc}") from None
     if not isinstance(values, dict):
@@ -721,11 +1151,31 @@ def _load_json_inputs(source: str) -> dict[str, Any]:
 
 
 def _read_file(path: str) -> str:
+    """A regular file's text, at most MAX_INPUT_BYTES: a FIFO or a device
+    (/dev/zero) could block the script or fill its memory."""
     try:
-        with open(path, encoding="utf-8") as file:
-            return file.read()
+        # Non-blocking, so that opening a FIFO with no writer does not wait.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    with open(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise InputError(f"cannot read {path}: not a regular file")
+        data = file.read(MAX_INPUT_BYTES + 1)
+    return _decoded(data, path)
+
+
+def _read_stdin() -> str:
+    return _decoded(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "stdin")
+
+
+def _decoded(data: bytes, source: str) -> str:
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputError(f"{source} holds more than {MAX_INPUT_BYTES // 2**20} MB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{source} is not UTF-8 text") from None
 
 
 def _check_environment() -> None:
@@ -1138,7 +1588,15 @@ def _main(args: argparse.Namespace) -> int:
             f"warning: {_printable(error)}; the run went on with its onError value", file=sys.stderr
         )
     if args.json:
-        print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+        try:
+            # Strict JSON: NaN or Infinity (a fallback value, say) is an error, not bad output.
+            text = json.dumps(result, indent=2, ensure_ascii=False, default=str, allow_nan=False)
+        except ValueError:
+            print(
+                "error: the result holds NaN or Infinity, which JSON cannot carry", file=sys.stderr
+            )
+            return 1
+        print(text)
         return 0
     if printer is not None and printer.node is not None:
         sys.stdout.write("\n")
