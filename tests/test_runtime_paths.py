@@ -852,3 +852,25 @@ def test_an_sdk_timeout_reads_as_one_line(tmp_path: Path, load_script: Loader) -
     message = module.groq_failure(groq.APITimeoutError(request), context, config, MODEL)
 
     assert message == f"Groq did not answer in time ({MODEL}, after 2 retries)"
+
+
+def test_the_sdk_gets_the_node_timeout_or_keeps_its_own(
+    tmp_path: Path, load_script: Loader
+) -> None:
+    module = load_script(build(tmp_path, workflow(groq_node("llm"))))
+    config = {"api_key": {"$secret": "GROQ_API_KEY"}}
+
+    async def clients() -> tuple[Any, Any]:
+        run = module.Run({"text": "x"})
+        timed = module.Step("a", "A", None, timeout=5.0, retries=1)
+        untimed = module.Step("b", "B", None, retries=3)
+        clients = (module.groq_client(module.NodeContext(run, timed), config),
+                   module.groq_client(module.NodeContext(run, untimed), config))
+        await module.close_resources(run.resources)
+        return clients
+
+    timed, untimed = asyncio.run(clients())
+
+    assert (timed.timeout, timed.max_retries) == (5.0, 1)
+    # No node timeout: the SDK's own default, never "wait forever".
+    assert (untimed.timeout, untimed.max_retries) == (groq.DEFAULT_TIMEOUT, 3)

@@ -42,6 +42,7 @@ class ServerState:
         self._completion_count = 0
         self._in_flight = 0
         self._in_flight_changed = threading.Condition(self.lock)
+        self._hold_generation = 0
         self.max_in_flight = 0
 
     @property
@@ -78,17 +79,23 @@ class ServerState:
         with self._in_flight_changed:
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
-            self._in_flight_changed.notify_all()
-            if hold_until:
-                self._in_flight_changed.wait_for(
-                    lambda: self._in_flight >= hold_until or self.stopping.is_set(),
-                    timeout=HOLD_TIMEOUT_S,
-                )
+            if not hold_until:
+                return
+            if self._in_flight >= hold_until:
+                # Release every waiter at once: one that wakes after another
+                # already left would otherwise see the count below the bar again.
+                self._hold_generation += 1
+                self._in_flight_changed.notify_all()
+                return
+            generation = self._hold_generation
+            self._in_flight_changed.wait_for(
+                lambda: self._hold_generation != generation or self.stopping.is_set(),
+                timeout=HOLD_TIMEOUT_S,
+            )
 
     def leave_chat(self) -> None:
-        with self._in_flight_changed:
+        with self.lock:
             self._in_flight -= 1
-            self._in_flight_changed.notify_all()
 
     def next_request_id(self) -> str:
         with self.lock:
