@@ -872,5 +872,7 @@ def test_the_sdk_gets_the_node_timeout_or_keeps_its_own(
     timed, untimed = asyncio.run(clients())
 
     assert (timed.timeout, timed.max_retries) == (5.0, 1)
-    # No node timeout: the SDK's own default, never "wait forever".
-    assert (untimed.timeout, untimed.max_retries) == (groq.DEFAULT_TIMEOUT, 3)
+    # No node timeout: the script's defaults (10 s to connect, 60 s between
+    # reads), never the SDK's ten minutes and never "wait forever".
+    assert untimed.max_retries == 3
+    assert (untimed.timeout.connect, untimed.timeout.read) == (10.0, 60.0)
