@@ -143,6 +143,11 @@ class Plan:
         return self.workflow.inputs
 
     @property
+    def shared_templates(self) -> tuple[str, ...]:
+        """Shared runtimes the node types build on, each once, in a stable order."""
+        return tuple(dict.fromkeys(name for t in self.node_types for name in t.shared_runtimes))
+
+    @property
     def runtime_templates(self) -> tuple[str, ...]:
         """Each node template once (trigger types share one), in a stable order."""
         return tuple(dict.fromkeys(node_type.template for node_type in self.node_types))

@@ -179,6 +179,9 @@ class NodeType:
     example: Mapping[str, Any] = field(default_factory=dict)
     output_description: str = ""
     check: NodeCheck | None = None
+    # Shared runtime templates (in templates/) its code builds on, such as the
+    # chat runtime every LLM provider shares; each goes into a script once.
+    shared_runtimes: tuple[str, ...] = ()
     # Constants the template writes into the script (e.g. a model table),
     # passed to its `runtime(plan, data)` macro.
     template_data: Callable[[], Mapping[str, Any]] | None = None

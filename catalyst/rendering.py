@@ -150,6 +150,7 @@ def render_parts(plan: Plan) -> list[Part]:
     parts = [Part(header, shared=False), Part(_runtime("runtime.jinja", plan), shared=True)]
     if plan.uses_expressions:
         parts.append(Part(_runtime("expressions.jinja", plan), shared=True))
+    parts += [Part(_runtime(name, plan), shared=True) for name in plan.shared_templates]
     parts += [Part(code, shared=True) for code in _node_runtimes(plan)]
     parts.append(Part(environment.get_template("workflow.jinja").render(plan=plan), shared=False))
     parts.append(Part(_runtime("cli.jinja", plan), shared=True))

@@ -197,6 +197,7 @@ NODE_TYPES = (
         color="#f55036",
         config_model=GroqCompletionConfig,
         template="groq_completion.jinja",
+        shared_runtimes=("chat.jinja",),
         inputs=(
             Port(
                 "input",

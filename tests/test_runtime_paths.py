@@ -328,7 +328,7 @@ def test_a_pause_holds_calls_already_queued_in_the_buckets(
                       clock, monkeypatch)
 
     async def scenario() -> None:
-        limiter = module.groq_limiter(MODEL, {})
+        limiter = module.rate_limiter("groq", MODEL, {})
         gate = asyncio.Event()
 
         class Gate:
@@ -374,7 +374,7 @@ def test_rpm_allows_only_a_small_first_burst(tmp_path: Path, load_script: Loader
     module.RATE_LIMITS.update(requests_per_minute=120, tokens_per_minute=None)
 
     async def acquisitions() -> list[float]:
-        limiter = module.groq_limiter(MODEL, {})
+        limiter = module.rate_limiter("groq", MODEL, {})
         loop = asyncio.get_running_loop()
         stamps: list[float] = []
 
@@ -400,7 +400,7 @@ def test_the_first_burst_is_at_most_sixteen(tmp_path: Path, load_script: Loader)
     module.RATE_LIMITS.update(requests_per_minute=1200, tokens_per_minute=None)
 
     async def acquisitions() -> list[float]:
-        limiter = module.groq_limiter(MODEL, {})
+        limiter = module.rate_limiter("groq", MODEL, {})
         loop = asyncio.get_running_loop()
         stamps: list[float] = []
 
@@ -658,7 +658,7 @@ def test_token_budget_takes_the_estimate_then_what_was_used_beyond_it(
     bucket = TokenBucket()
 
     async def scenario() -> dict[str, Any]:
-        module.groq_limiter(MODEL, {}).tokens = bucket
+        module.rate_limiter("groq", MODEL, {}).tokens = bucket
         result: dict[str, Any] = await module.run_workflow(
             {"text": "a prompt of about forty characters, give or take"})
         return result
@@ -831,14 +831,14 @@ def test_a_port_fed_by_two_live_edges_takes_the_first(
 def test_cost_needs_both_prices(tmp_path: Path, load_script: Loader) -> None:
     module = load_script(build(tmp_path, workflow(groq_node("llm"))))
     usage = {"prompt_tokens": 1_000_000, "completion_tokens": 2_000_000, "total_tokens": 3}
-    module.GROQ_MODELS["priced"] = {"usd_per_million": (0.5, 2.0)}
-    module.GROQ_MODELS["half"] = {"usd_per_million": (0.5, None)}
-    module.GROQ_MODELS["other-half"] = {"usd_per_million": (None, 2.0)}
+    module.CHAT_MODELS["groq"]["priced"] = {"usd_per_million": (0.5, 2.0)}
+    module.CHAT_MODELS["groq"]["half"] = {"usd_per_million": (0.5, None)}
+    module.CHAT_MODELS["groq"]["other-half"] = {"usd_per_million": (None, 2.0)}
 
-    assert module.groq_cost("priced", usage) == 4.5
-    assert module.groq_cost("half", usage) is None
-    assert module.groq_cost("other-half", usage) is None
-    assert module.groq_cost("not-in-the-table", usage) is None
+    assert module.chat_cost("groq", "priced", usage) == 4.5
+    assert module.chat_cost("groq", "half", usage) is None
+    assert module.chat_cost("groq", "other-half", usage) is None
+    assert module.chat_cost("groq", "not-in-the-table", usage) is None
 
 
 def test_an_sdk_timeout_reads_as_one_line(tmp_path: Path, load_script: Loader) -> None:
@@ -849,9 +849,11 @@ def test_an_sdk_timeout_reads_as_one_line(tmp_path: Path, load_script: Loader) -
     context = type("Context", (), {"retries": 2})()
     config = {"api_key": {"$secret": "GROQ_API_KEY"}}
 
-    message = module.groq_failure(groq.APITimeoutError(request), context, config, MODEL)
+    failure = module.CHAT_PROVIDERS["groq"].failure(groq.APITimeoutError(request), context, config,
+                                                  MODEL)
 
-    assert message == f"Groq did not answer in time ({MODEL}, after 2 retries)"
+    assert failure.kind == "transient"
+    assert failure.message == f"Groq did not answer in time ({MODEL}, after 2 retries)"
 
 
 def test_the_sdk_gets_the_node_timeout_or_keeps_its_own(
@@ -864,8 +866,8 @@ def test_the_sdk_gets_the_node_timeout_or_keeps_its_own(
         run = module.Run({"text": "x"})
         timed = module.Step("a", "A", None, timeout=5.0, retries=1)
         untimed = module.Step("b", "B", None, retries=3)
-        clients = (module.groq_client(module.NodeContext(run, timed), config),
-                   module.groq_client(module.NodeContext(run, untimed), config))
+        clients = (module.CHAT_PROVIDERS["groq"].client(module.NodeContext(run, timed), config),
+                   module.CHAT_PROVIDERS["groq"].client(module.NodeContext(run, untimed), config))
         await module.close_resources(run.resources)
         return clients
 

@@ -139,7 +139,7 @@ def test_the_default_read_timeout_ends_the_wait_on_a_silent_server(
     # No node timeout: the script's own per-attempt read timeout applies (60 s,
     # shortened here through its constant so the test does not wait a minute).
     script = build(tmp_path, workflow(groq_node("llm", retries=0)))
-    with_constant(script, "GROQ_READ_TIMEOUT_S", "60.0", "0.5")
+    with_constant(script, "READ_TIMEOUT_S", "60.0", "0.5")
 
     started = time.monotonic()
     run = run_script(script, "--input", "text=hi", timeout=120,

@@ -838,73 +838,82 @@ def resolve(value: Any, scope: dict[str, Any]) -> Any:
     return value
 
 
-async def execute_condition(
-    ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any]
-) -> dict[str, Any]:
-    """Pick the branch: edges from the other handle are skipped."""
-    result = bool(config["expression"])
-    return {"result": result, "branch": "true" if result else "false", "value": inputs.get("input")}
-
-
-# Groq's models as this Catalyst version knew them: context window, US$ per
-# million input and output tokens, starting rate budgets. Then retired model
-# ids and their replacements.
-GROQ_MODELS: dict[str, dict[str, Any]] = {
-    "openai/gpt-oss-120b": {
-        "context_window": 131072,
-        "usd_per_million": [0.15, 0.6],
-        "requests_per_minute": 1000,
-        "tokens_per_minute": 250000,
-    },
-    "openai/gpt-oss-20b": {
-        "context_window": 131072,
-        "usd_per_million": [0.075, 0.3],
-        "requests_per_minute": 1000,
-        "tokens_per_minute": 250000,
-    },
-    "qwen/qwen3.8-27b": {
-        "context_window": 131072,
-        "usd_per_million": [0.8, 4.0],
-        "requests_per_minute": 1000,
-        "tokens_per_minute": 250000,
-    },
-    "groq/compound": {
-        "context_window": 131072,
-        "usd_per_million": [None, None],
-        "requests_per_minute": 200,
-        "tokens_per_minute": 200000,
-    },
-    "groq/compound-mini": {
-        "context_window": 131072,
-        "usd_per_million": [None, None],
-        "requests_per_minute": 200,
-        "tokens_per_minute": 200000,
-    },
-}
-GROQ_RETIRED: dict[str, str] = {
-    "llama-3.1-8b-instant": "openai/gpt-oss-20b",
-    "llama-3.3-70b-versatile": "openai/gpt-oss-120b",
-    "llama-3.1-70b-versatile": "openai/gpt-oss-120b",
-    "mixtral-8x7b-32768": "openai/gpt-oss-20b",
-    "gemma2-9b-it": "openai/gpt-oss-20b",
-    "llama3-8b-8192": "openai/gpt-oss-20b",
-    "llama3-70b-8192": "openai/gpt-oss-120b",
-    "qwen/qwen3-32b": "qwen/qwen3.8-27b",
-    "meta-llama/llama-4-scout-17b-16e-instruct": "openai/gpt-oss-20b",
-    "meta-llama/llama-4-maverick-17b-128e-instruct": "openai/gpt-oss-120b",
-    "moonshotai/kimi-k2-instruct": "openai/gpt-oss-120b",
-    "moonshotai/kimi-k2-instruct-0905": "openai/gpt-oss-120b",
-}
-_GROQ_PARAMETERS = ("temperature", "max_completion_tokens", "top_p", "stop", "seed")
+# Every provider's models as this Catalyst version knew them (context window,
+# US$ per million input and output tokens, starting rate budgets), and retired
+# ids with their replacements; each provider's adapter fills in its own.
+CHAT_MODELS: dict[str, dict[str, dict[str, Any]]] = {}
+RETIRED_MODELS: dict[str, dict[str, str]] = {}
 # Seconds per HTTP attempt when the node sets no timeout: to connect, and
-# between two reads (a stream that keeps sending never times out). The SDK
-# retries a timeout `retries` times, so a server that never answers fails the
-# node after (retries + 1) x GROQ_READ_TIMEOUT_S, 3 minutes by default.
-GROQ_CONNECT_TIMEOUT_S = 10.0
-GROQ_READ_TIMEOUT_S = 60.0
+# between two reads (a stream that keeps sending never times out). The SDKs
+# retry a timeout `retries` times, so a server that never answers fails the
+# node after (retries + 1) x READ_TIMEOUT_S, 3 minutes by default.
+CONNECT_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 60.0
+# Budgets for a model the tables do not know.
+_DEFAULT_BUDGETS = {"requests_per_minute": 30, "tokens_per_minute": 6_000}
 
 
-def groq_messages(config: dict[str, Any], upstream: Any) -> list[dict[str, Any]]:
+@dataclass
+class ChatReply:
+    """One reply as the runtime needs it, whichever SDK produced it."""
+
+    model: str
+    content: str = ""
+    finish_reason: str | None = None
+    usage: dict[str, int] = field(
+        default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    )
+    # Whether any text of a streamed reply went out (then no fallback may repeat it).
+    streamed: bool = False
+
+
+@dataclass(frozen=True)
+class ChatFailure:
+    """What went wrong, said for a user, and what the runtime does about it.
+
+    kind: "configuration" (the key or its rights: nothing mends it), "request"
+    (this request fails on any model), "unavailable" (another model may
+    answer), "transient" (another model may answer, and a retry may too).
+    """
+
+    kind: str
+    message: str
+
+
+class ChatProvider:
+    """One provider's SDK behind the chat runtime. Subclasses set `name`,
+    `label` and `errors` and implement the five methods; nothing else."""
+
+    name = ""
+    label = ""
+    # The exceptions its SDK raises, which `failure` explains.
+    errors: tuple[type[BaseException], ...] = ()
+
+    def client(self, ctx: NodeContext, config: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def request(
+        self, config: dict[str, Any], messages: list[dict[str, Any]], model: str
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def complete(self, client: Any, request: dict[str, Any]) -> ChatReply:
+        raise NotImplementedError
+
+    def stream(self, client: Any, request: dict[str, Any], reply: ChatReply) -> AsyncIterator[str]:
+        """Yield text as it arrives and fill `reply` (model, finish_reason, usage)."""
+        raise NotImplementedError
+
+    def failure(
+        self, exc: BaseException, ctx: NodeContext, config: dict[str, Any], model: str
+    ) -> ChatFailure:
+        raise NotImplementedError
+
+
+CHAT_PROVIDERS: dict[str, ChatProvider] = {}
+
+
+def chat_messages(config: dict[str, Any], upstream: Any) -> list[dict[str, Any]]:
     """System prompt, configured messages, what came in on `input`, then the
     prompt; contents as text, and no message whose text is empty."""
     messages: list[dict[str, Any]] = []
@@ -918,13 +927,13 @@ def groq_messages(config: dict[str, Any], upstream: Any) -> list[dict[str, Any]]
     if config.get("prompt") is not None:
         messages.append({"role": "user", "content": config["prompt"]})
     # An expression may give a number or an object; an input may render nothing.
-    sent = [{**message, "content": groq_text(message.get("content"))} for message in messages]
+    sent = [{**message, "content": chat_text(message.get("content"))} for message in messages]
     return [m for m in sent if not (isinstance(m["content"], str) and not m["content"].strip())]
 
 
-def groq_text(content: Any) -> Any:
-    """Message content as Groq takes it: text (a number becomes str(), an object
-    or list JSON text), or a list of content parts as they are."""
+def chat_text(content: Any) -> Any:
+    """Message content as the APIs take it: text (a number becomes str(), an
+    object or list JSON text), or a list of content parts as they are."""
     if isinstance(content, str):
         return content
     if (
@@ -938,21 +947,12 @@ def groq_text(content: Any) -> Any:
     return "" if content is None else str(content)
 
 
-def groq_request(config: dict[str, Any], inputs: dict[str, Any], model: str) -> dict[str, Any]:
-    messages = groq_messages(config, inputs.get("input"))
-    if not messages:
-        raise WorkflowError("no messages to send: the prompt, messages and input are all empty")
-    request = {"model": model, "messages": messages}
-    request.update({key: config[key] for key in _GROQ_PARAMETERS if config.get(key) is not None})
-    return request
-
-
-class GroqRateLimiter:
+class RateLimiter:
     """Client-side budget for one model, shared by every call in this process.
 
     aiolimiter's leaky buckets pace requests and tokens per minute. A 429, or
-    Groq's headers saying a budget is spent, pause every caller until the
-    window frees up, so concurrent calls slow down together instead of
+    the provider's headers saying a budget is spent, pause every caller until
+    the window frees up, so concurrent calls slow down together instead of
     stampeding; the bucket then lets them out one by one.
     """
 
@@ -987,25 +987,25 @@ class GroqRateLimiter:
         self.resume_at = max(self.resume_at, _now() + seconds)
 
 
-# One limiter per event loop and model: a process may run several loops
-# (asyncio.run per call), and aiolimiter's buckets belong to one loop.
-_GROQ_LIMITERS: dict[tuple[int, str], GroqRateLimiter] = {}
+# One limiter per event loop, provider and model: a process may run several
+# loops (asyncio.run per call), and aiolimiter's buckets belong to one loop.
+_LIMITERS: dict[tuple[int, str, str], RateLimiter] = {}
 
 
-def groq_limiter(model: str, config: dict[str, Any]) -> GroqRateLimiter:
-    key = (id(asyncio.get_running_loop()), model)
-    if key not in _GROQ_LIMITERS:
-        table = GROQ_MODELS.get(model, {})
+def rate_limiter(provider: str, model: str, config: dict[str, Any]) -> RateLimiter:
+    key = (id(asyncio.get_running_loop()), provider, model)
+    if key not in _LIMITERS:
+        table = CHAT_MODELS.get(provider, {}).get(model, {})
         budgets = [
-            RATE_LIMITS.get(key) or config.get(key) or table.get(key) or default
-            for key, default in (("requests_per_minute", 30), ("tokens_per_minute", 6_000))
+            RATE_LIMITS.get(name) or config.get(name) or table.get(name) or default
+            for name, default in _DEFAULT_BUDGETS.items()
         ]
-        _GROQ_LIMITERS[key] = GroqRateLimiter(*budgets)
-    return _GROQ_LIMITERS[key]
+        _LIMITERS[key] = RateLimiter(*budgets)
+    return _LIMITERS[key]
 
 
-def _groq_seconds(text: str | None) -> float:
-    """Groq's durations: "7.66s", "2m59.56s", "120ms", or plain seconds."""
+def duration_seconds(text: str | None) -> float:
+    """Rate-limit durations: "7.66s", "2m59.56s", "120ms", or plain seconds."""
     if not text:
         return 0.0
     total, number = 0.0, ""
@@ -1020,11 +1020,11 @@ def _groq_seconds(text: str | None) -> float:
     return total + (float(number) if number else 0.0)
 
 
-def _retry_after_seconds(text: str | None) -> float:
+def retry_after_seconds(text: str | None) -> float:
     """retry-after: seconds, or an HTTP date (RFC 9110), which a duration
     parser would read as a sum of its numbers."""
     if not text or text.strip().replace(".", "", 1).isdigit():
-        return _groq_seconds(text)
+        return duration_seconds(text)
     # Imported here: only the rare date form needs it.
     from email.utils import parsedate_to_datetime
 
@@ -1034,31 +1034,30 @@ def _retry_after_seconds(text: str | None) -> float:
         return 0.0
 
 
-async def _observe_groq_limits(response: httpx.Response) -> None:
-    """Every response, retries included: pause the model's limiter when Groq says so."""
-    headers = response.headers
+def observe_rate_limits(provider: str, model: str, status: int, headers: Any) -> None:
+    """Every response, retries included: pause the model's limiter when the
+    provider says so (429, or a spent budget in the x-ratelimit-* headers)."""
     wait = 0.0
-    if response.status_code == 429:
+    if status == 429:
         milliseconds = headers.get("retry-after-ms")
         wait = (
             float(milliseconds) / 1000
             if milliseconds
-            else _retry_after_seconds(headers.get("retry-after")) or 1.0
+            else retry_after_seconds(headers.get("retry-after")) or 1.0
         )
     else:
         # A spent budget: requests (Groq counts them per day) or tokens per minute.
         for budget in ("requests", "tokens"):
             if headers.get(f"x-ratelimit-remaining-{budget}") == "0":
-                wait = max(wait, _groq_seconds(headers.get(f"x-ratelimit-reset-{budget}")))
-    if wait > 0 and response.request.url.path.endswith("/chat/completions"):
-        model = json.loads(response.request.content).get("model")
-        limiter = _GROQ_LIMITERS.get((id(asyncio.get_running_loop()), model))
-        if limiter is not None:
-            if limiter.resume_at <= _now():
-                # Once per pause, not once per caller that meets it.
-                why = "rate limit (429)" if response.status_code == 429 else "budget spent"
-                _announce(f"waiting {wait:.1f} s: Groq {why} on {model}")
-            limiter.pause(wait)
+                wait = max(wait, duration_seconds(headers.get(f"x-ratelimit-reset-{budget}")))
+    limiter = _LIMITERS.get((id(asyncio.get_running_loop()), provider, model))
+    if wait > 0 and limiter is not None:
+        if limiter.resume_at <= _now():
+            # Once per pause, not once per caller that meets it.
+            why = "rate limit (429)" if status == 429 else "budget spent"
+            label = CHAT_PROVIDERS[provider].label if provider in CHAT_PROVIDERS else provider
+            _announce(f"waiting {wait:.1f} s: {label} {why} on {model}")
+        limiter.pause(wait)
 
 
 class CircuitBreaker:
@@ -1094,35 +1093,322 @@ class CircuitBreaker:
         self.probing = False
 
 
-_GROQ_BREAKERS: dict[str, CircuitBreaker] = {}
+_BREAKERS: dict[tuple[str, str], CircuitBreaker] = {}
 
 
-def groq_breaker(model: str, config: dict[str, Any]) -> CircuitBreaker:
+def circuit_breaker(provider: str, model: str, config: dict[str, Any]) -> CircuitBreaker:
     settings = config.get("circuit_breaker") or {}
-    if model not in _GROQ_BREAKERS:
-        _GROQ_BREAKERS[model] = CircuitBreaker(
+    if (provider, model) not in _BREAKERS:
+        _BREAKERS[provider, model] = CircuitBreaker(
             settings.get("failures", 5), settings.get("cooldown_s", 60.0)
         )
-    return _GROQ_BREAKERS[model]
+    return _BREAKERS[provider, model]
 
 
-def groq_client(ctx: NodeContext, config: dict[str, Any]) -> groq.AsyncGroq:
-    """The run's AsyncGroq client for this key. The SDK retries 408/409/429/5xx
-    and dropped connections itself, honouring retry-after, `ctx.retries` times."""
-    api_key = ctx.secret(config["api_key"])
-
-    def create() -> groq.AsyncGroq:
-        http = groq.DefaultAsyncHttpxClient(event_hooks={"response": [_observe_groq_limits]})
-        return groq.AsyncGroq(api_key=api_key, http_client=http)
-
-    client: groq.AsyncGroq = ctx.resource(("groq", config["api_key"]["$secret"]), create)
-    if ctx.timeout is not None:
-        return client.with_options(max_retries=ctx.retries, timeout=ctx.timeout)
-    timeout = httpx.Timeout(GROQ_READ_TIMEOUT_S, connect=GROQ_CONNECT_TIMEOUT_S)
-    return client.with_options(max_retries=ctx.retries, timeout=timeout)
+def chat_cost(provider: str, model: str, usage: dict[str, int]) -> float | None:
+    """Estimated US dollars from the price table; None for a model without prices."""
+    prices = CHAT_MODELS.get(provider, {}).get(model, {}).get("usd_per_million", (None, None))
+    price_in, price_out = prices
+    if price_in is None or price_out is None:
+        return None
+    cost = usage["prompt_tokens"] * price_in + usage["completion_tokens"] * price_out
+    return round(cost / 1_000_000, 8)
 
 
-def groq_usage(usage: Any) -> dict[str, int]:
+def _chat_candidates(provider: str, config: dict[str, Any]) -> list[tuple[ChatProvider, str]]:
+    """The configured model, then each fallback: a model id of the same provider,
+    or {"provider", "model"} for another provider's model."""
+    candidates = [(CHAT_PROVIDERS[provider], config["model"])]
+    for fallback in config.get("fallback_models", []):
+        if isinstance(fallback, dict):
+            candidates.append((CHAT_PROVIDERS[fallback["provider"]], fallback["model"]))
+        else:
+            candidates.append((CHAT_PROVIDERS[provider], fallback))
+    return candidates
+
+
+async def execute_chat(
+    ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any], provider: str
+) -> dict[str, Any]:
+    """One chat completion on the first model that answers: the configured
+    model, then each fallback model, skipping those whose breaker is open.
+
+    Returns content, finish_reason, model, usage, cost_usd, latency_ms and, when
+    a fallback was used, `fallbacks` (which models were passed over and why).
+    """
+    messages = chat_messages(config, inputs.get("input"))
+    if not messages:
+        raise WorkflowError("no messages to send: the prompt, messages and input are all empty")
+    passed_over: list[dict[str, str]] = []
+    # Whether every model failed for a reason that may pass (open breaker, cut
+    # stream, dropped connection): then the node's retries apply.
+    transient = True
+    for chat, model in _chat_candidates(provider, config):
+        breaker = circuit_breaker(chat.name, model, config)
+        if not breaker.allows_call():
+            passed_over.append({"model": model, "reason": "circuit breaker open"})
+            ctx.emit("fallback", model=model, reason="circuit breaker open")
+            continue
+        reply = ChatReply(model=model)
+        try:
+            output = await _chat_call(ctx, chat, config, messages, reply)
+        except (*chat.errors, TransientError) as exc:
+            failure = (
+                ChatFailure("transient", str(exc))
+                if isinstance(exc, TransientError)
+                else chat.failure(exc, ctx, config, model)
+            )
+            if failure.kind == "configuration":
+                # The key or its rights: no other model, retry or onError mends it.
+                raise ConfigurationError(failure.message) from None
+            if failure.kind == "request":
+                raise WorkflowError(failure.message) from None
+            breaker.record(succeeded=False)
+            transient = transient and failure.kind == "transient"
+            if reply.streamed:
+                # Tokens already went out: a fallback would repeat them. The
+                # node's own retries start the reply again, announced by an event.
+                raise TransientError(failure.message) from None
+            passed_over.append({"model": model, "reason": failure.message})
+            ctx.emit("fallback", model=model, reason=failure.message)
+            continue
+        breaker.record(succeeded=True)
+        if passed_over:
+            output["fallbacks"] = passed_over
+        return output
+    reasons = "; ".join(f"{item['model']}: {item['reason']}" for item in passed_over)
+    label = CHAT_PROVIDERS[provider].label
+    raise (TransientError if transient else WorkflowError)(f"no {label} model answered ({reasons})")
+
+
+async def _chat_call(
+    ctx: NodeContext,
+    chat: ChatProvider,
+    config: dict[str, Any],
+    messages: list[dict[str, Any]],
+    reply: ChatReply,
+) -> dict[str, Any]:
+    """One call on `reply.model`, within the model's rate budget; the SDK's
+    errors propagate. Streamed text goes out as `token` events."""
+    request = chat.request(config, messages, reply.model)
+    # The client first: its first use imports SDK modules, which must not eat
+    # into the slot the limiter hands out.
+    client = chat.client(ctx, config)
+    limiter = rate_limiter(chat.name, reply.model, config)
+    estimate = _token_estimate(messages, config)
+    await limiter.acquire(estimate)
+    started = _now()
+    if config.get("stream"):
+        async for text in chat.stream(client, request, reply):
+            reply.streamed = True
+            ctx.emit("token", text=text)
+        if reply.finish_reason is None:
+            raise TransientError(
+                f"the stream from {chat.label} ended before the reply was " "complete"
+            )
+    else:
+        done = await chat.complete(client, request)
+        reply.content, reply.finish_reason = done.content, done.finish_reason
+        reply.model, reply.usage = done.model, done.usage
+    await limiter.charge(reply.usage["total_tokens"] - estimate)
+    return {
+        "content": reply.content,
+        "finish_reason": reply.finish_reason,
+        "model": reply.model,
+        "usage": reply.usage,
+        "cost_usd": chat_cost(chat.name, reply.model, reply.usage),
+        "latency_ms": _elapsed_ms(started),
+    }
+
+
+def _token_estimate(messages: list[dict[str, Any]], config: dict[str, Any]) -> int:
+    # About four characters a token, plus the completion budget when one is set.
+    prompt = sum(len(str(message.get("content", ""))) for message in messages) // 4
+    return prompt + int(config.get("max_completion_tokens") or 0)
+
+
+async def execute_condition(
+    ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any]
+) -> dict[str, Any]:
+    """Pick the branch: edges from the other handle are skipped."""
+    result = bool(config["expression"])
+    return {"result": result, "branch": "true" if result else "false", "value": inputs.get("input")}
+
+
+CHAT_MODELS["groq"] = {
+    "openai/gpt-oss-120b": {
+        "context_window": 131072,
+        "usd_per_million": [0.15, 0.6],
+        "requests_per_minute": 1000,
+        "tokens_per_minute": 250000,
+    },
+    "openai/gpt-oss-20b": {
+        "context_window": 131072,
+        "usd_per_million": [0.075, 0.3],
+        "requests_per_minute": 1000,
+        "tokens_per_minute": 250000,
+    },
+    "qwen/qwen3.8-27b": {
+        "context_window": 131072,
+        "usd_per_million": [0.8, 4.0],
+        "requests_per_minute": 1000,
+        "tokens_per_minute": 250000,
+    },
+    "groq/compound": {
+        "context_window": 131072,
+        "usd_per_million": [None, None],
+        "requests_per_minute": 200,
+        "tokens_per_minute": 200000,
+    },
+    "groq/compound-mini": {
+        "context_window": 131072,
+        "usd_per_million": [None, None],
+        "requests_per_minute": 200,
+        "tokens_per_minute": 200000,
+    },
+}
+RETIRED_MODELS["groq"] = {
+    "llama-3.1-8b-instant": "openai/gpt-oss-20b",
+    "llama-3.3-70b-versatile": "openai/gpt-oss-120b",
+    "llama-3.1-70b-versatile": "openai/gpt-oss-120b",
+    "mixtral-8x7b-32768": "openai/gpt-oss-20b",
+    "gemma2-9b-it": "openai/gpt-oss-20b",
+    "llama3-8b-8192": "openai/gpt-oss-20b",
+    "llama3-70b-8192": "openai/gpt-oss-120b",
+    "qwen/qwen3-32b": "qwen/qwen3.8-27b",
+    "meta-llama/llama-4-scout-17b-16e-instruct": "openai/gpt-oss-20b",
+    "meta-llama/llama-4-maverick-17b-128e-instruct": "openai/gpt-oss-120b",
+    "moonshotai/kimi-k2-instruct": "openai/gpt-oss-120b",
+    "moonshotai/kimi-k2-instruct-0905": "openai/gpt-oss-120b",
+}
+_GROQ_PARAMETERS = ("temperature", "max_completion_tokens", "top_p", "stop", "seed")
+
+
+class GroqProvider(ChatProvider):
+    """Groq through its official SDK. The SDK retries 408/409/429/5xx and
+    dropped connections itself, honouring retry-after, `ctx.retries` times."""
+
+    name = "groq"
+    label = "Groq"
+    errors = (groq.APIError, httpx.TransportError)
+
+    def client(self, ctx: NodeContext, config: dict[str, Any]) -> groq.AsyncGroq:
+        api_key = ctx.secret(config["api_key"])
+
+        def create() -> groq.AsyncGroq:
+            http = groq.DefaultAsyncHttpxClient(event_hooks={"response": [_observe_groq]})
+            return groq.AsyncGroq(api_key=api_key, http_client=http)
+
+        client: groq.AsyncGroq = ctx.resource(("groq", config["api_key"]["$secret"]), create)
+        if ctx.timeout is not None:
+            return client.with_options(max_retries=ctx.retries, timeout=ctx.timeout)
+        timeout = httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+        return client.with_options(max_retries=ctx.retries, timeout=timeout)
+
+    def request(
+        self, config: dict[str, Any], messages: list[dict[str, Any]], model: str
+    ) -> dict[str, Any]:
+        request = {"model": model, "messages": messages}
+        request.update(
+            {key: config[key] for key in _GROQ_PARAMETERS if config.get(key) is not None}
+        )
+        return request
+
+    async def complete(self, client: groq.AsyncGroq, request: dict[str, Any]) -> ChatReply:
+        completion = await client.chat.completions.create(**request)
+        choice = completion.choices[0]
+        return ChatReply(
+            model=completion.model,
+            content=choice.message.content or "",
+            finish_reason=choice.finish_reason,
+            usage=_groq_usage(completion.usage),
+        )
+
+    async def stream(
+        self, client: groq.AsyncGroq, request: dict[str, Any], reply: ChatReply
+    ) -> AsyncIterator[str]:
+        # One growing buffer, not a list of small strings: a long reply arrives
+        # in thousands of few-character deltas. Usage comes on the final chunk.
+        text = bytearray()
+        usage = None
+        stream = await client.chat.completions.create(**request, stream=True)
+        try:
+            async with stream:
+                async for chunk in stream:
+                    reply.model = chunk.model
+                    if chunk.x_groq is not None and chunk.x_groq.usage is not None:
+                        usage = chunk.x_groq.usage
+                    elif chunk.usage is not None:
+                        usage = chunk.usage
+                    if not chunk.choices:
+                        continue
+                    choice = chunk.choices[0]
+                    if choice.delta.content:
+                        text += choice.delta.content.encode()
+                        yield choice.delta.content
+                    reply.finish_reason = choice.finish_reason or reply.finish_reason
+        except httpx.TransportError as exc:
+            raise TransientError(f"the stream from Groq broke off: {exc}") from None
+        reply.content, reply.usage = text.decode(), _groq_usage(usage)
+
+    def failure(
+        self, exc: BaseException, ctx: NodeContext, config: dict[str, Any], model: str
+    ) -> ChatFailure:
+        """One line that says what went wrong and what to do about it, and
+        whether another model may fare better (overload, exhausted rate limits,
+        outages, cut streams, a missing or retired model; not a bad request)."""
+        detail = _groq_error(exc)
+        message = detail.get("message") or str(exc)
+        code = detail.get("code")
+        key = config["api_key"]["$secret"]
+        if isinstance(exc, groq.AuthenticationError):
+            return ChatFailure(
+                "configuration", f"Groq rejected the API key in {key} (401): {message}"
+            )
+        if isinstance(exc, groq.PermissionDeniedError):
+            return ChatFailure(
+                "configuration", f"the API key in {key} may not use {model} (403): {message}"
+            )
+        if isinstance(exc, groq.APITimeoutError):
+            return ChatFailure(
+                "transient",
+                f"Groq did not answer in time ({model}, after {ctx.retries} " "retries)",
+            )
+        if isinstance(exc, groq.APIConnectionError):
+            where = exc.request.url.copy_with(path="/")
+            return ChatFailure(
+                "transient", _redact_urls(f"cannot reach Groq at {where}: {exc.message}")
+            )
+        if isinstance(exc, httpx.TransportError):
+            return ChatFailure("transient", _redact_urls(f"the connection to Groq broke: {exc}"))
+        if not isinstance(exc, groq.APIStatusError):
+            return ChatFailure("request", _redact_urls(str(exc)))
+        status = exc.status_code
+        retired = RETIRED_MODELS["groq"]
+        if code == "model_decommissioned" or model in retired:
+            replacement = retired.get(model)
+            if replacement and replacement not in message:
+                message += f" Use {replacement!r} instead."
+        elif status == 404:
+            message += f" Current models: {', '.join(CHAT_MODELS['groq'])}."
+        elif code == "context_length_exceeded" and model in CHAT_MODELS["groq"]:
+            window = CHAT_MODELS["groq"][model]["context_window"]
+            message += f" {model} takes at most {window:,} tokens: shorten the input."
+        elif status == 429 or status >= 500:
+            message += f" (after {ctx.retries} retries)"
+        text = _redact_urls(
+            f"Groq answered {status} ({code or detail.get('type') or 'error'}): {message}"
+        )
+        unavailable = (
+            status in (404, 408, 429, 498) or status >= 500 or code == "model_decommissioned"
+        )
+        return ChatFailure("unavailable" if unavailable else "request", text)
+
+
+CHAT_PROVIDERS["groq"] = GroqProvider()
+
+
+def _groq_usage(usage: Any) -> dict[str, int]:
     if usage is None:
         return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
     return {
@@ -1132,213 +1418,25 @@ def groq_usage(usage: Any) -> dict[str, int]:
     }
 
 
-def groq_cost(model: str, usage: dict[str, int]) -> float | None:
-    """Estimated US dollars from the price table; None for a model without prices."""
-    price_in, price_out = GROQ_MODELS.get(model, {}).get("usd_per_million", (None, None))
-    if price_in is None or price_out is None:
-        return None
-    cost = usage["prompt_tokens"] * price_in + usage["completion_tokens"] * price_out
-    return round(cost / 1_000_000, 8)
-
-
-def _groq_error(exc: Exception) -> dict[str, Any]:
+def _groq_error(exc: BaseException) -> dict[str, Any]:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         return body.get("error", body) if isinstance(body.get("error"), dict) else body
     return {}
 
 
-def groq_model_unavailable(exc: Exception) -> bool:
-    """Failures another model may not share: overload, exhausted rate limits,
-    outages, cut streams, a missing or retired model. A bad key or a bad
-    request would fail on any model."""
-    if isinstance(exc, (groq.APIConnectionError, httpx.TransportError, TransientError)):
-        return True
-    if isinstance(exc, groq.APIStatusError):
-        status = exc.status_code
-        if status in (404, 408, 429, 498) or status >= 500:
-            return True
-        return _groq_error(exc).get("code") == "model_decommissioned"
-    return False
-
-
-def groq_failure(exc: Exception, ctx: NodeContext, config: dict[str, Any], model: str) -> str:
-    """One line that says what went wrong and what to do about it."""
-    detail = _groq_error(exc)
-    message = detail.get("message") or str(exc)
-    code = detail.get("code")
-    if isinstance(exc, groq.AuthenticationError):
-        return f"Groq rejected the API key in {config['api_key']['$secret']} (401): {message}"
-    if isinstance(exc, groq.PermissionDeniedError):
-        return (
-            f"the API key in {config['api_key']['$secret']} may not use {model} "
-            f"(403): {message}"
-        )
-    if isinstance(exc, groq.APITimeoutError):
-        return f"Groq did not answer in time ({model}, after {ctx.retries} retries)"
-    if isinstance(exc, groq.APIConnectionError):
-        where = exc.request.url.copy_with(path="/")
-        return _redact_urls(f"cannot reach Groq at {where}: {exc.message}")
-    if isinstance(exc, httpx.TransportError):
-        return _redact_urls(f"the connection to Groq broke: {exc}")
-    if not isinstance(exc, groq.APIStatusError):
-        return _redact_urls(str(exc))
-    status = exc.status_code
-    if code == "model_decommissioned" or model in GROQ_RETIRED:
-        replacement = GROQ_RETIRED.get(model)
-        if replacement and replacement not in message:
-            message += f" Use {replacement!r} instead."
-    elif status == 404:
-        message += f" Current models: {', '.join(GROQ_MODELS)}."
-    elif code == "context_length_exceeded" and model in GROQ_MODELS:
-        window = GROQ_MODELS[model]["context_window"]
-        message += f" {model} takes at most {window:,} tokens: shorten the input."
-    elif status == 429 or status >= 500:
-        message += f" (after {ctx.retries} retries)"
-    return _redact_urls(
-        f"Groq answered {status} ({code or detail.get('type') or 'error'}): {message}"
-    )
+async def _observe_groq(response: httpx.Response) -> None:
+    """Every response, retries included, tells the chat runtime about rate limits."""
+    if response.request.url.path.endswith("/chat/completions"):
+        model = json.loads(response.request.content).get("model")
+        observe_rate_limits("groq", model, response.status_code, response.headers)
 
 
 async def execute_groq_completion(
     ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any]
 ) -> dict[str, Any]:
-    """One chat completion on the first model that answers: the configured
-    model, then each fallback model, skipping those whose breaker is open.
-
-    Returns content, finish_reason, model, usage, cost_usd, latency_ms and, when
-    a fallback was used, `fallbacks` (which models were passed over and why).
-    """
-    models = [config["model"], *config.get("fallback_models", [])]
-    passed_over: list[dict[str, str]] = []
-    # Whether every model failed for a reason that may pass (open breaker, cut
-    # stream, dropped connection): then the node's retries apply.
-    transient = True
-    for model in models:
-        breaker = groq_breaker(model, config)
-        if not breaker.allows_call():
-            passed_over.append({"model": model, "reason": "circuit breaker open"})
-            ctx.emit("fallback", model=model, reason="circuit breaker open")
-            continue
-        output: dict[str, Any] = {}
-        try:
-            if config.get("stream"):
-                async for delta in stream_groq_completion(ctx, config, inputs, model, into=output):
-                    ctx.emit("token", text=delta)
-            else:
-                output = await complete_groq(ctx, config, inputs, model)
-        except (groq.APIError, httpx.TransportError, TransientError) as exc:
-            reason = groq_failure(exc, ctx, config, model)
-            if isinstance(exc, (groq.AuthenticationError, groq.PermissionDeniedError)):
-                # The key or its rights: no other model, retry or onError mends it.
-                raise ConfigurationError(reason) from None
-            if not groq_model_unavailable(exc):
-                raise WorkflowError(reason) from None
-            breaker.record(succeeded=False)
-            transient = transient and isinstance(
-                exc, (groq.APIConnectionError, httpx.TransportError, TransientError)
-            )
-            if output.get("streamed"):
-                # Tokens already went out: a fallback would repeat them. The
-                # node's own retries start the reply again, announced by an event.
-                raise TransientError(reason) from None
-            passed_over.append({"model": model, "reason": reason})
-            ctx.emit("fallback", model=model, reason=reason)
-            continue
-        breaker.record(succeeded=True)
-        output.pop("streamed", None)
-        if passed_over:
-            output["fallbacks"] = passed_over
-        return output
-    reasons = "; ".join(f"{item['model']}: {item['reason']}" for item in passed_over)
-    raise (TransientError if transient else WorkflowError)(f"no Groq model answered ({reasons})")
-
-
-async def complete_groq(
-    ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any], model: str
-) -> dict[str, Any]:
-    """One non-streamed completion on `model`; Groq's errors propagate."""
-    request = groq_request(config, inputs, model)
-    # The client first: its first use imports SDK modules, which must not eat
-    # into the slot the limiter hands out.
-    completions = groq_client(ctx, config).chat.completions
-    limiter = groq_limiter(model, config)
-    estimate = _groq_token_estimate(request)
-    await limiter.acquire(estimate)
-    started = _now()
-    completion = await completions.create(**request)
-    usage = groq_usage(completion.usage)
-    await limiter.charge(usage["total_tokens"] - estimate)
-    choice = completion.choices[0]
-    return {
-        "content": choice.message.content or "",
-        "finish_reason": choice.finish_reason,
-        "model": completion.model,
-        "usage": usage,
-        "cost_usd": groq_cost(completion.model, usage),
-        "latency_ms": _elapsed_ms(started),
-    }
-
-
-async def stream_groq_completion(
-    ctx: NodeContext,
-    config: dict[str, Any],
-    inputs: dict[str, Any],
-    model: str,
-    *,
-    into: dict[str, Any],
-) -> AsyncIterator[str]:
-    """Yield the reply on `model` as it arrives. At the end, fill `into` with
-    what complete_groq returns (usage comes on Groq's final chunk). A stream
-    that breaks off raises TransientError; `into["streamed"]` says whether
-    any text went out before that."""
-    request = groq_request(config, inputs, model)
-    completions = groq_client(ctx, config).chat.completions
-    limiter = groq_limiter(model, config)
-    estimate = _groq_token_estimate(request)
-    await limiter.acquire(estimate)
-    started = _now()
-    # One growing buffer, not a list of small strings: a long reply arrives in
-    # thousands of few-character deltas.
-    text = bytearray()
-    finish_reason, usage = None, None
-    stream = await completions.create(**request, stream=True)
-    try:
-        async with stream:
-            async for chunk in stream:
-                model = chunk.model
-                if chunk.x_groq is not None and chunk.x_groq.usage is not None:
-                    usage = chunk.x_groq.usage
-                elif chunk.usage is not None:
-                    usage = chunk.usage
-                if not chunk.choices:
-                    continue
-                choice = chunk.choices[0]
-                if choice.delta.content:
-                    text += choice.delta.content.encode()
-                    into["streamed"] = True
-                    yield choice.delta.content
-                finish_reason = choice.finish_reason or finish_reason
-    except httpx.TransportError as exc:
-        raise TransientError(f"the stream from Groq broke off: {exc}") from None
-    if finish_reason is None:
-        raise TransientError("the stream from Groq ended before the reply was complete")
-    totals = groq_usage(usage)
-    await limiter.charge(totals["total_tokens"] - estimate)
-    into.update(
-        content=text.decode(),
-        finish_reason=finish_reason,
-        model=model,
-        usage=totals,
-        cost_usd=groq_cost(model, totals),
-        latency_ms=_elapsed_ms(started),
-    )
-
-
-def _groq_token_estimate(request: dict[str, Any]) -> int:
-    # About four characters a token, plus the completion budget when one is set.
-    prompt = sum(len(str(message.get("content", ""))) for message in request["messages"]) // 4
-    return prompt + int(request.get("max_completion_tokens") or 0)
+    """One Groq chat completion (see execute_chat: fallbacks, breakers, budgets)."""
+    return await execute_chat(ctx, config, inputs, "groq")
 
 
 async def execute_log(ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any]) -> Any:
