@@ -32,6 +32,7 @@ _BASE_IMPORTS = (
     "import json",
     "import math",
     "import os",
+    "import random",
     "import re",
     "import signal",
     "import stat",

@@ -271,7 +271,9 @@ def _with_expression(draw: Any, plain: str, upstream: list[str], inputs: list[st
     choices = ["plain"] + (["input"] if inputs else []) + (["node"] if upstream else [])
     kind = draw(st.sampled_from(choices))
     if kind == "input":
-        return f"{plain}{{{{ input.{draw(st.sampled_from(inputs))} }}}}"
+        # A space keeps a plain text ending in "{" from making "{{{", which is
+        # Jinja for a dict literal inside an expression.
+        return f"{plain} {{{{ input.{draw(st.sampled_from(inputs))} }}}}"
     if kind == "node":
         return f"{{{{ nodes[{draw(st.sampled_from(upstream))!r}].output }}}}{plain}"
     return plain

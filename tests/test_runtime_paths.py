@@ -210,10 +210,18 @@ def test_a_failing_expression_names_itself(tmp_path: Path) -> None:
 # -- the shared pause after a 429 or a spent budget -----------------------------------
 
 
-def _first_fails_then_second() -> dict[str, Any]:
-    # `first` meets the 429 (no retries, so the pause is all that is left of
-    # it); `second` then calls the same model and must wait the pause out.
-    return chain(groq_node("first", retries=0, onError="continue"), groq_node("second"))
+def _rate_limited_once() -> dict[str, Any]:
+    # `first` meets one 429 (no SDK retries, so the node itself tries again
+    # after the pause); `second` then calls the same model.
+    return chain(groq_node("first", retries=0), groq_node("second"))
+
+
+def _heal_after_first_retry(server: MockGroqServer) -> Callable[[dict[str, Any]], None]:
+    def heal(event: dict[str, Any]) -> None:
+        if event["type"] == "node_retry":
+            server.update(rate_limit_every=0)
+
+    return heal
 
 
 @pytest.mark.parametrize(("settings", "pause"), [
@@ -225,39 +233,36 @@ def test_a_429_pauses_the_next_call_for_as_long_as_groq_says(
     tmp_path: Path, groq_server: MockGroqServer, load_script: Loader, clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch, settings: dict[str, Any], pause: float,
 ) -> None:
-    module = on_clock(load_script(build(tmp_path, _first_fails_then_second())),
-                      clock, monkeypatch)
+    module = on_clock(load_script(build(tmp_path, _rate_limited_once())), clock, monkeypatch)
+    monkeypatch.setattr(module, "_jitter", lambda: 1.0)
     groq_server.update(rate_limit_every=1, **settings)
 
-    def heal(event: dict[str, Any]) -> None:
-        if event["type"] == "node_failed":
-            groq_server.update(rate_limit_every=0)
+    result = run(module, on_event=_heal_after_first_retry(groq_server))
 
-    result = run(module, on_event=heal)
-
-    assert [r.status for r in groq_server.chat_requests()] == [429, 200]
-    assert result["nodes"]["first"]["status"] == "failed"
-    assert clock.sleeps == [pytest.approx(pause)]
+    assert [r.status for r in groq_server.chat_requests()] == [429, 200, 200]
+    # The node's own backoff (RETRY_DELAY_S, 0.5 s) first, then the rest of
+    # Groq's pause in the shared limiter: together exactly Groq's wait.
+    assert clock.sleeps[0] == pytest.approx(0.5)
+    assert sum(clock.sleeps) == pytest.approx(pause)
+    first = result["nodes"]["first"]
+    assert (first["status"], first["rate_limit_retries"]) == ("ok", 1)
+    assert first["rate_limit_wait_s"] == pytest.approx(0.5)
 
 
 def test_a_429_with_an_http_date_pauses_until_that_date(
     tmp_path: Path, groq_server: MockGroqServer, load_script: Loader, clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    module = on_clock(load_script(build(tmp_path, _first_fails_then_second())),
-                      clock, monkeypatch)
+    module = on_clock(load_script(build(tmp_path, _rate_limited_once())), clock, monkeypatch)
+    monkeypatch.setattr(module, "_jitter", lambda: 1.0)
     groq_server.update(rate_limit_every=1, retry_after_s=30, retry_after_date=True)
 
-    def heal(event: dict[str, Any]) -> None:
-        if event["type"] == "node_failed":
-            groq_server.update(rate_limit_every=0)
-
-    run(module, on_event=heal)
+    run(module, on_event=_heal_after_first_retry(groq_server))
 
     # The date has whole seconds and is read against the wall clock: 30 s,
     # give or take one. Reading the date's digits as durations gives ~2000 s.
-    assert len(clock.sleeps) == 1
-    assert 28.5 <= clock.sleeps[0] <= 30.5, clock.sleeps
+    assert len(clock.sleeps) == 2
+    assert 28.5 <= sum(clock.sleeps) <= 30.5, clock.sleeps
 
 
 @pytest.mark.parametrize(("headers", "pause"), [
@@ -354,7 +359,7 @@ def test_the_429_pause_reaches_the_server_as_a_gap(
     # The gap is a lower bound the script guarantees; without the pause it
     # would be a few milliseconds, so load cannot blur the two.
     script = build(tmp_path, workflow(
-        groq_node("a"), groq_node("b", retries=0, onError="continue"), groq_node("c"),
+        groq_node("a"), groq_node("b", retries=0), groq_node("c", retries=0),
         edges=(("a", "b"), ("b", "c"))))
     groq_server.update(rate_limit_every=2, retry_after_ms=1000)
 
@@ -362,8 +367,10 @@ def test_the_429_pause_reaches_the_server_as_a_gap(
 
     assert completed.returncode == 0, completed.stderr
     requests = groq_server.chat_requests()
-    assert [r.status for r in requests] == [200, 429, 200]
+    # b and c each meet a 429 and try again: a rate limit is not a failure.
+    assert [r.status for r in requests] == [200, 429, 200, 429, 200]
     assert requests[2].received_at - requests[1].received_at >= 1.0
+    assert requests[4].received_at - requests[3].received_at >= 1.0
 
 
 # -- request pacing (aiolimiter's buckets run on the event loop's clock) ---------------

@@ -20,6 +20,7 @@ import inspect
 import json
 import math
 import os
+import random
 import re
 import signal
 import stat
@@ -56,6 +57,11 @@ RUN_TIMEOUT_S: float | None = None
 RETRY_DELAY_S = 0.5
 RETRY_BACKOFF = "exponential"
 DEFAULT_RETRIES = 2
+# Rate limits and overload (429, 5xx) are not failures: a run retries them with
+# pauses growing to RATE_LIMIT_BACKOFF_CAP_S until this many seconds after it
+# began (--record-timeout).
+RECORD_TIMEOUT_S = 600.0
+RATE_LIMIT_BACKOFF_CAP_S = 30.0
 # Client-side budgets for every model (--rpm / --tpm); None: each model's own.
 RATE_LIMITS: dict[str, int | None] = {"requests_per_minute": None, "tokens_per_minute": None}
 
@@ -128,14 +134,25 @@ class TransientError(WorkflowError):
     """A failure worth another try (a cut stream): the node's retries apply."""
 
 
+class RateLimited(TransientError):
+    """The provider asks to slow down or is overloaded (429, 5xx) on every model
+    the node may use. Not a failure of the run: retried with growing, jittered
+    pauses until RECORD_TIMEOUT_S has passed since the run began, however many
+    tries that takes (the shared 429 pause comes on top)."""
+
+
 class NodeFailed(WorkflowError):
     """A node raised; names the node so the failure maps back to the canvas."""
 
-    def __init__(self, node_id: str, label: str, reason: str, fatal: bool = False) -> None:
+    def __init__(
+        self, node_id: str, label: str, reason: str, fatal: bool = False, transient: bool = False
+    ) -> None:
         super().__init__(f"node {node_id!r} ({label}) failed: {reason}")
         self.node_id = node_id
         # A ConfigurationError: onError does not apply.
         self.fatal = fatal
+        # Only rate limits or overload: a later run (a batch re-run) may well succeed.
+        self.transient = transient
 
 
 EventHandler = Callable[[dict[str, Any]], None]
@@ -192,6 +209,10 @@ class Run:
         self.resources: dict[Hashable, Any] = {} if resources is None else resources
         self._on_event = on_event
         self._started = _now()
+        # Rate limits and overload are retried until this moment (RECORD_TIMEOUT_S).
+        self.deadline = self._started + RECORD_TIMEOUT_S
+        # Node id -> [tries after a rate limit or overload, seconds paused for them].
+        self.waits: dict[str, list[Any]] = {}
 
     def emit(self, event: dict[str, Any]) -> None:
         if self._on_event is not None:
@@ -254,6 +275,9 @@ class Run:
         if error is not None:
             # Why the node went on without its own output, in the stats too.
             stats["error"] = error
+        if step.id in self.waits:
+            retries, waited = self.waits[step.id]
+            stats.update(rate_limit_retries=retries, rate_limit_wait_s=round(waited, 3))
         if isinstance(output, dict) and isinstance(output.get("usage"), dict):
             # A model call: what it used, cost and which model answered.
             stats.update(
@@ -267,12 +291,26 @@ class Run:
         self.emit({"type": "node_finished", "node": step.id, "label": step.label, **stats})
 
     async def _attempts(self, step: Step, inputs: dict[str, Any]) -> Any:
-        """Call the node; retry timeouts and TransientErrors, fail fast on the rest."""
-        attempt = 0
+        """Call the node; retry timeouts and TransientErrors (`retries` times),
+        rate limits and overload (until the deadline); fail fast on the rest."""
+        attempt = slowed = 0
         while True:
             try:
                 run = step.run(NodeContext(self, step), inputs)
                 return await asyncio.wait_for(run, step.timeout)
+            except RateLimited as exc:
+                pause = min(_backoff(slowed), self.deadline - _now())
+                if pause <= 0:
+                    reason = f"{exc} (still after {RECORD_TIMEOUT_S:g} s of retries)"
+                    raise NodeFailed(step.id, step.label, reason, transient=True) from exc
+                self.emit({"type": "node_retry", "node": step.id, "reason": str(exc)})
+                _announce(
+                    f"node {step.id!r} ({step.label}): trying again in {pause:.1f} s: " f"{exc}"
+                )
+                tally = self.waits.setdefault(step.id, [0, 0.0])
+                tally[0], tally[1] = tally[0] + 1, tally[1] + pause
+                await _sleep(pause)
+                slowed += 1
             except (TransientError, TimeoutError) as exc:
                 reason = str(exc) or f"no answer within {step.timeout:g} s"
                 if attempt >= step.retries:
@@ -420,6 +458,16 @@ def to_port_type(value: Any, port_type: str | None) -> Any:
 
 def _elapsed_ms(started: float) -> float:
     return round((_now() - started) * 1000, 1)
+
+
+def _backoff(attempt: int) -> float:
+    """Pause before another try on a rate-limited or overloaded provider:
+    doubling from RETRY_DELAY_S, capped, jittered so callers spread out."""
+    return min(RATE_LIMIT_BACKOFF_CAP_S, max(RETRY_DELAY_S, 0.1) * 2**attempt) * _jitter()
+
+
+def _jitter() -> float:
+    return 0.5 + random.random() / 2
 
 
 def _retry_delay(attempt: int) -> float:
@@ -866,8 +914,11 @@ class ChatFailure:
     """What went wrong, said for a user, and what the runtime does about it.
 
     kind: "configuration" (the key or its rights: nothing mends it), "request"
-    (this request fails on any model), "unavailable" (another model may
-    answer), "transient" (another model may answer, and a retry may too).
+    (this request fails on any model), "unavailable" (this model is missing or
+    retired: another may answer), "transient" (a dropped connection: another
+    model may answer, and the node's retries apply), "rate_limited" (429) and
+    "overloaded" (5xx): another model may answer, and if none does, the run
+    waits and tries again until its deadline (RateLimited).
     """
 
     kind: str
@@ -1135,8 +1186,9 @@ async def execute_chat(
         raise WorkflowError("no messages to send: the prompt, messages and input are all empty")
     passed_over: list[dict[str, str]] = []
     # Whether every model failed for a reason that may pass (open breaker, cut
-    # stream, dropped connection): then the node's retries apply.
-    transient = True
+    # stream, dropped connection, rate limit, overload): then the node tries
+    # again; `slowed` if any was a rate limit or overload, worth waiting out.
+    transient, slowed = True, False
     for chat, model in _chat_candidates(provider, config):
         breaker = circuit_breaker(chat.name, model, config)
         if not breaker.allows_call():
@@ -1157,8 +1209,11 @@ async def execute_chat(
                 raise ConfigurationError(failure.message) from None
             if failure.kind == "request":
                 raise WorkflowError(failure.message) from None
-            breaker.record(succeeded=False)
-            transient = transient and failure.kind == "transient"
+            if failure.kind != "rate_limited":
+                # Being asked to slow down is not an outage of the model.
+                breaker.record(succeeded=False)
+            slowed = slowed or failure.kind in ("rate_limited", "overloaded")
+            transient = transient and failure.kind in ("transient", "rate_limited", "overloaded")
             if reply.streamed:
                 # Tokens already went out: a fallback would repeat them. The
                 # node's own retries start the reply again, announced by an event.
@@ -1172,7 +1227,10 @@ async def execute_chat(
         return output
     reasons = "; ".join(f"{item['model']}: {item['reason']}" for item in passed_over)
     label = CHAT_PROVIDERS[provider].label
-    raise (TransientError if transient else WorkflowError)(f"no {label} model answered ({reasons})")
+    failure_type = (
+        RateLimited if transient and slowed else TransientError if transient else WorkflowError
+    )
+    raise failure_type(f"no {label} model answered ({reasons})")
 
 
 async def _chat_call(
@@ -1385,9 +1443,11 @@ class GroqProvider(ChatProvider):
         text = _redact_urls(
             f"Groq answered {status} ({code or detail.get('type') or 'error'}): {message}"
         )
-        unavailable = (
-            status in (404, 408, 429, 498) or status >= 500 or code == "model_decommissioned"
-        )
+        if status in (429, 498):  # 498: flex-tier capacity, a rate limit by another name
+            return ChatFailure("rate_limited", text)
+        if status == 408 or status >= 500:
+            return ChatFailure("overloaded", text)
+        unavailable = status == 404 or code == "model_decommissioned"
         return ChatFailure("unavailable" if unavailable else "request", text)
 
 
