@@ -105,6 +105,10 @@ def cluster(groq_server: MockGroqServer,
     environment that points them at the local server."""
     monkeypatch.setenv("GROQ_BASE_URL", groq_server.base_url)
     monkeypatch.setenv("GROQ_API_KEY", "test-key")
+    yield from started_cluster()
+
+
+def started_cluster() -> Iterator[tuple[Any, str]]:
     with distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=True,
                                   dashboard_address=None) as local, \
             distributed.Client(local, set_as_default=False) as client:
@@ -276,3 +280,27 @@ def test_killed_client_resumes_exactly_the_remainder(
     assert Counter(requested_texts(groq_server, since=asked_before)) == dict.fromkeys(
         remainder, 1)
 
+
+
+@pytest.mark.slow
+def test_workers_without_the_api_key_write_nothing_and_exit_2(
+    tmp_path: Path, groq_server: MockGroqServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Workers read their own environment (secrets are never sent over the
+    # cluster); these lack the key. That is no record's failure: no line is
+    # written, so a resume once the workers have it runs every record.
+    monkeypatch.delenv("GROQ_API_KEY", raising=False)
+    script = build(tmp_path, groq_workflow())
+    source = write_records(tmp_path / "in.jsonl", 20)
+    target = tmp_path / "out.jsonl"
+    for _, address in started_cluster():
+        run = dask_batch(script, source, target, "--dask", address, *BUDGET,
+                         server=groq_server)
+
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    assert ("error: on a Dask worker: environment variable GROQ_API_KEY is not set; "
+            in run.stderr)
+    assert "chunk(s) not run: run the same command again to resume" in run.stderr
+    assert target.read_text() == ""
+    assert groq_server.chat_requests() == []

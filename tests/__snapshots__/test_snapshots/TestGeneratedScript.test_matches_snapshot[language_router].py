@@ -1654,7 +1654,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--chunk-size",
         type=int,
         metavar="N",
-        help="records per Dask task (default: --concurrency)",
+        help="records per Dask task (default: --concurrency, less for a short batch)",
     )
     limits = parser.add_argument_group("rate budgets (default: each model's own)")
     limits.add_argument("--rpm", type=int, metavar="N", help="requests per minute per model")
@@ -2283,16 +2283,28 @@ def _dask_forget(client: Any, name: str) -> None:
         _notice(f"note: the Dask workers did not unload the workflow: {exc}")
 
 
+def _chunk_size(total: int, threads: int, concurrency: int) -> int:
+    """Records per task: at most --concurrency (one chunk keeps a worker's slots
+    busy), and small enough that every worker thread gets about four chunks, so
+    that a short batch is spread evenly and no worker is left finishing a long one."""
+    return max(1, min(concurrency, total // max(4 * threads, 1)))
+
+
 def _share(budget: int | None, workers: int) -> int | None:
     return None if budget is None else max(1, budget // workers)
 
 
 def run_batch_dask(
-    source: str, target: str, address: str, concurrency: int, chunk_size: int, workers: int
+    source: str,
+    target: str,
+    address: str,
+    concurrency: int,
+    chunk_size: int | None,
+    workers: int,
 ) -> tuple[dict[str, Any], bool]:
     """run_batch on a Dask cluster (`address`, or "local": a LocalCluster of
     `workers` processes): `concurrency` records in flight per worker process,
-    `chunk_size` records per task. Results come back here, one chunk at a time,
+    `chunk_size` records per task (None: _chunk_size). Results come back here, one chunk at a time,
     and are written once each, by id (Dask reruns the task of a worker that died,
     so a record may have run twice)."""
     distributed = _import_distributed()
@@ -2314,7 +2326,8 @@ def run_batch_dask(
     # A fresh module per run: a long-lived worker keeps nothing (budgets,
     # clients) from an earlier one.
     name = f"_catalyst_batch_{os.urandom(8).hex()}"
-    problems: list[str] = []
+    # Why chunks were not run: a worker's environment (exit 2), a task that failed (exit 1).
+    problems: dict[type[WorkflowError], list[str]] = {InputError: [], WorkflowError: []}
     stopping = interrupted = False
 
     def interrupt(signum: int, frame: Any) -> None:
@@ -2341,7 +2354,8 @@ def run_batch_dask(
             tokens_per_minute=_share(RATE_LIMITS["tokens_per_minute"], len(threads)),
         )
         client.register_plugin(_dask_plugin(distributed, name, script, settings), name=name)
-        chunks = _dask_chunks(source, done, chunk_size)
+        size = chunk_size or _chunk_size(total, sum(threads.values()), concurrency)
+        chunks = _dask_chunks(source, done, size)
         finished = distributed.as_completed(loop=client.loop)
 
         def submit() -> None:
@@ -2361,11 +2375,13 @@ def run_batch_dask(
                     pending.pop(future)
                     try:
                         problem, texts = future.result()
+                        kind: type[WorkflowError] = InputError
                     except Exception as exc:
                         problem, texts = f"a Dask task failed: {type(exc).__name__}: {exc}", []
+                        kind = WorkflowError
                     if problem is not None:
                         # Not a record's failure: stop, and leave its records to a resume.
-                        problems.append(problem)
+                        problems[kind].append(problem)
                         stopping = True
                     for text in texts:
                         line = json.loads(text)
@@ -2388,11 +2404,12 @@ def run_batch_dask(
             cluster.close()
     if progress.live:
         sys.stderr.write("\n")
-    if problems:
-        raise WorkflowError(
-            f"{problems[0]}; {len(problems)} chunk(s) not run: run the same "
-            "command again to resume"
-        )
+    for kind, reasons in problems.items():
+        if reasons:
+            raise kind(
+                f"{reasons[0]}; {len(reasons)} chunk(s) not run: run the same command "
+                "again to resume"
+            )
     summary = progress.summary()
     summary["interrupted"] = stopping or interrupted
     summary["workers"] = len(threads)
@@ -2431,7 +2448,7 @@ def _main(args: argparse.Namespace) -> int:
                 args.output,
                 args.dask,
                 args.concurrency,
-                args.chunk_size or args.concurrency,
+                args.chunk_size,
                 args.dask_workers,
             )
         elif args.batch:
