@@ -36,6 +36,14 @@ run; variants are interleaved in rotating order and repeated, medians reported):
    The default run sends more than R requests, so it lasts just over a minute
    and the server's window actually fills. Targets: >= 95 %, 0 lost.
 
+5. Dask (report only, no target): the same batch of a CPU-bound workflow (an
+   editFields node rendering a 90,000-item join in Jinja's sandbox, about
+   0.1 s of CPU per record, no model calls) as a subprocess, locally
+   (--concurrency 8) and with --dask local --dask-workers 2; wall time of the
+   whole process (cluster start included) and the batch's own elapsed time,
+   ratio Dask / local. Needs dask[distributed]; the row says so when missing.
+   `--dask-only` runs just this section.
+
 The local server runs in this process (batch and memory probes are child
 processes) with its listen backlog raised from 5 to 128; see widen_backlog.
 
@@ -57,6 +65,7 @@ import json
 import linecache
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -103,17 +112,19 @@ class Settings:
     batch_rpm: int
     batch_records: int
     concurrency: int
+    dask_records: int
+    dask_rounds: int
 
 
 DEFAULT = Settings(
     rounds=7, chain_latency_ms=20, fan_latency_ms=200, ttft_ms=50, ttft_rounds=25,
     reply_bytes=1_000_000, token_chars=128, groq_chunks=5_000,
-    batch_rpm=300, batch_records=320, concurrency=16,
+    batch_rpm=300, batch_records=320, concurrency=16, dask_records=160, dask_rounds=2,
 )
 QUICK = Settings(
     rounds=3, chain_latency_ms=20, fan_latency_ms=200, ttft_ms=50, ttft_rounds=8,
     reply_bytes=1_000_000, token_chars=128, groq_chunks=3_000,
-    batch_rpm=600, batch_records=80, concurrency=16,
+    batch_rpm=600, batch_records=80, concurrency=16, dask_records=40, dask_rounds=1,
 )
 # Groq streams about one token per chunk, some four characters.
 GROQ_TOKEN_CHARS = 4
@@ -591,6 +602,75 @@ def bench_batch(server: MockGroqServer, scripts: Path, settings: Settings) -> li
     ]
 
 
+# -- 5. Dask ----------------------------------------------------------------------------------
+
+# Jinja's sandbox caps range() at 100,000 items.
+CPU_ITEMS = 90_000
+
+
+def cpu_workflow() -> Document:
+    """One editFields node whose field takes about 0.1 s of CPU: no I/O at all."""
+    field = "{{ range(input.n) | map('string') | join(',') | length }}"
+    node = {"id": "work", "type": "editFields", "position": {"x": 0, "y": 0},
+            "data": {"label": "Work", "config": {"mode": "replace", "fields": {"size": field}}}}
+    return {"id": "cpu", "name": "cpu", "input": {"n": {"type": "integer", "required": True}},
+            "nodes": [node], "edges": []}
+
+
+def timed_batch(script: Path, source: Path, target: Path,
+                *args: str) -> tuple[float, float, float]:
+    """(process wall seconds, the batch's own elapsed_s, CPU seconds of the
+    process and its children: Dask's workers) of one fresh batch run."""
+    target.unlink(missing_ok=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    command = [sys.executable, str(script), "--batch", str(source), "--output", str(target),
+               "--json", *args]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"batch {' '.join(args)} failed: {done.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, json.loads(done.stdout)["elapsed_s"], cpu
+
+
+def bench_dask(scripts: Path, settings: Settings) -> list[Row]:
+    measure = (f"5. Dask: CPU-bound batch ({settings.dask_records} records, a "
+               f"{CPU_ITEMS:,}-item Jinja join each), --dask local --dask-workers 2 / local "
+               "--concurrency 8")
+    if importlib.util.find_spec("distributed") is None:
+        return [Row(measure, "not measured: pip install 'dask[distributed]'", "-", None)]
+    script = compile_script(cpu_workflow(), scripts)
+    source, target = scripts / "cpu_in.jsonl", scripts / "cpu_out.jsonl"
+    with source.open("w", encoding="utf-8") as file:
+        for number in range(settings.dask_records):
+            file.write(json.dumps({"id": number, "n": CPU_ITEMS - number}) + "\n")
+    variants = {
+        "local": ("--concurrency", "8"),
+        "dask": ("--dask", "local", "--dask-workers", "2", "--concurrency", "8"),
+    }
+    times: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
+    for round_number in range(settings.dask_rounds):
+        # Alternate which goes first, so neither always runs on a warmer machine.
+        order = list(variants) if round_number % 2 == 0 else list(reversed(variants))
+        for name in order:
+            times[name].append(timed_batch(script, source, target, *variants[name]))
+    wall = {name: statistics.median(t[0] for t in runs) for name, runs in times.items()}
+    batch = {name: statistics.median(t[1] for t in runs) for name, runs in times.items()}
+    # CPU seconds per wall second: how many cores each variant kept busy.
+    cores = {name: statistics.median(t[2] / t[0] for t in runs) for name, runs in times.items()}
+    per_record = batch["local"] / settings.dask_records * 1000
+    return [Row(measure,
+                f"{wall['dask'] / wall['local']:.2f}x process wall ({wall['dask']:.1f} s vs "
+                f"{wall['local']:.1f} s, cluster start included); "
+                f"{batch['dask'] / batch['local']:.2f}x batch elapsed "
+                f"({batch['dask']:.1f} s vs {batch['local']:.1f} s); "
+                f"{per_record:.0f} ms per record locally; cores kept busy {cores['dask']:.2f} "
+                f"vs {cores['local']:.2f} of {os.cpu_count()}",
+                "-", None)]
+
+
 # -- report --------------------------------------------------------------------------------------
 
 
@@ -642,6 +722,8 @@ def run(settings: Settings) -> list[Row]:
         print(f"  memory done ({time.perf_counter() - START:.0f} s)", file=sys.stderr)
         rows += bench_batch(server, scripts, settings)
         print(f"  batch done ({time.perf_counter() - START:.0f} s)", file=sys.stderr)
+        rows += bench_dask(scripts, settings)
+        print(f"  dask done ({time.perf_counter() - START:.0f} s)", file=sys.stderr)
     return rows
 
 
@@ -651,6 +733,8 @@ START = time.perf_counter()
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds, shorter batch")
+    parser.add_argument("--dask-only", action="store_true",
+                        help="only section 5, the Dask batch against a local one")
     parser.add_argument("--memory-probe", nargs=3, metavar=("SCRIPT", "URL", "ATTRIBUTE"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -659,7 +743,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     settings = QUICK if args.quick else DEFAULT
     print(f"machine: {machine()}", file=sys.stderr)
-    rows = run(settings)
+    if args.dask_only:
+        with tempfile.TemporaryDirectory(prefix="catalyst-bench-") as directory:
+            rows = bench_dask(Path(directory), settings)
+    else:
+        rows = run(settings)
     print(table(rows))
     print(f"\n{machine()}; total {time.perf_counter() - START:.0f} s")
     return 0 if all(row.met is not False for row in rows) else 1

@@ -7,6 +7,8 @@
 #     "jinja2>=3.1.6,<4",
 # ]
 # ///
+# Optional: --dask (a batch on a Dask cluster) also needs `pip install 'dask[distributed]'`;
+# it is not listed above because nothing else in the script uses it.
 # Workflow "Answer in the asker's language", compiled by Catalyst 0.1.0
 # from 'language_router.json' (content sha256 ab63ec3a8655428f).
 # This script does not need Catalyst: run it, read it, ship it. Regenerating
@@ -1784,7 +1786,33 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "running the same command again resumes where it stopped",
     )
     batch.add_argument(
-        "--concurrency", type=int, default=8, metavar="N", help="records in flight (default 8)"
+        "--concurrency",
+        type=int,
+        default=8,
+        metavar="N",
+        help="records in flight (default 8; with --dask: per worker process)",
+    )
+    batch.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run the batch on a Dask cluster: a scheduler "
+        "address (tcp://host:8786) or `local` (worker processes on this machine); "
+        f"needs the optional extra, not installed with the script: {DASK_INSTALL}"
+        "; --rpm and --tpm are then required: the whole cluster's budget, split between "
+        "the workers",
+    )
+    batch.add_argument(
+        "--dask-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="worker processes of --dask local (default: one per CPU)",
+    )
+    batch.add_argument(
+        "--chunk-size",
+        type=int,
+        metavar="N",
+        help="records per Dask task (default: --concurrency, less for a short batch)",
     )
     limits = parser.add_argument_group("rate budgets (default: each model's own)")
     limits.add_argument("--rpm", type=int, metavar="N", help="requests per minute per model")
@@ -1794,6 +1822,17 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--batch and --output go together")
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if args.dask and not args.batch:
+        parser.error("--dask runs a batch: give --batch and --output")
+    if args.dask_workers < 1 or (args.chunk_size is not None and args.chunk_size < 1):
+        parser.error("--dask-workers and --chunk-size must be at least 1")
+    if args.dask and (args.rpm is None or args.tpm is None):
+        # Each model's own budget would apply in every worker process, so the
+        # cluster would spend it as many times over as it has workers.
+        parser.error(
+            "--dask needs the cluster-wide rate budget: give --rpm and --tpm "
+            "(they are split between the workers)"
+        )
     return args
 
 
@@ -2109,14 +2148,10 @@ class _BatchProgress:
         }
 
 
-async def run_batch(source: str, target: str, concurrency: int) -> tuple[dict[str, Any], bool]:
-    """Run every record of `source` not yet in `target`, appending one result
-    line per record as it finishes. Returns the summary, and whether the whole
-    output (earlier runs included) holds a failure.
-
-    Ctrl-C stops taking records and lets those in flight finish; a second
-    Ctrl-C abandons them (they run again on the next resume)."""
-    # Everything that can refuse the run does so before the output is touched.
+def _open_output(source: str, target: str) -> tuple[set[str], int, int]:
+    """Ids already in `target`, how many of them failed, and how many records
+    of `source` are left to run; a torn last line of `target` is cut off.
+    Everything that can refuse the run does so before the output is touched."""
     done, failed_before, torn_at = _check_output(source, target)
     total = _count_records(source) - len(done)
     if torn_at is not None:
@@ -2124,7 +2159,64 @@ async def run_batch(source: str, target: str, concurrency: int) -> tuple[dict[st
         # record runs again and appears exactly once.
         with open(target, "rb+") as file:
             file.truncate(torn_at)
-    progress = _BatchProgress(max(total, 0), sys.stderr.isatty())
+    return done, failed_before, max(total, 0)
+
+
+async def _run_record(
+    record_id: Any, inputs: dict[str, Any] | str, clients: dict[Hashable, Any]
+) -> tuple[dict[str, Any], str]:
+    """One record's result line, as a dict and as the JSON text to write."""
+    started = _now()
+    try:
+        if isinstance(inputs, str):
+            raise InputError(inputs)
+        result = await run_workflow(inputs, resources=clients)
+        line = {
+            "id": record_id,
+            "status": "ok",
+            "outputs": result["outputs"],
+            "usage": result["usage"],
+            "latency_ms": result["latency_ms"],
+        }
+        if fallbacks := _node_errors(result):
+            line["fallbacks"] = fallbacks
+    except WorkflowError as exc:
+        line = {
+            "id": record_id,
+            "status": "failed",
+            "error": str(exc),
+            "latency_ms": _elapsed_ms(started),
+        }
+    except Exception as exc:
+        # Whatever a record does, it fails alone: the batch goes on.
+        line = {
+            "id": record_id,
+            "status": "failed",
+            "error": _redact_urls(f"{type(exc).__name__}: {exc}"),
+            "latency_ms": _elapsed_ms(started),
+        }
+    try:
+        text = json.dumps(line, ensure_ascii=False, default=str)
+    except (ValueError, RecursionError) as exc:
+        line = {
+            "id": record_id,
+            "status": "failed",
+            "error": f"the result cannot be written as JSON: {exc}",
+            "latency_ms": line["latency_ms"],
+        }
+        text = json.dumps(line, ensure_ascii=False, default=str)
+    return line, text
+
+
+async def run_batch(source: str, target: str, concurrency: int) -> tuple[dict[str, Any], bool]:
+    """Run every record of `source` not yet in `target`, appending one result
+    line per record as it finishes. Returns the summary, and whether the whole
+    output (earlier runs included) holds a failure.
+
+    Ctrl-C stops taking records and lets those in flight finish; a second
+    Ctrl-C abandons them (they run again on the next resume)."""
+    done, failed_before, total = _open_output(source, target)
+    progress = _BatchProgress(total, sys.stderr.isatty())
     slots = asyncio.Semaphore(concurrency)
     stopping = asyncio.Event()
     in_flight: set[asyncio.Task[None]] = set()
@@ -2147,47 +2239,10 @@ async def run_batch(source: str, target: str, concurrency: int) -> tuple[dict[st
     with open(target, "a", encoding="utf-8") as out:
 
         async def one(record_id: Any, inputs: dict[str, Any] | str) -> None:
-            started = _now()
             try:
-                if isinstance(inputs, str):
-                    raise InputError(inputs)
-                result = await run_workflow(inputs, resources=clients)
-                line = {
-                    "id": record_id,
-                    "status": "ok",
-                    "outputs": result["outputs"],
-                    "usage": result["usage"],
-                    "latency_ms": result["latency_ms"],
-                }
-                if fallbacks := _node_errors(result):
-                    line["fallbacks"] = fallbacks
-            except WorkflowError as exc:
-                line = {
-                    "id": record_id,
-                    "status": "failed",
-                    "error": str(exc),
-                    "latency_ms": _elapsed_ms(started),
-                }
-            except Exception as exc:
-                # Whatever a record does, it fails alone: the batch goes on.
-                line = {
-                    "id": record_id,
-                    "status": "failed",
-                    "error": _redact_urls(f"{type(exc).__name__}: {exc}"),
-                    "latency_ms": _elapsed_ms(started),
-                }
+                line, text = await _run_record(record_id, inputs, clients)
             finally:
                 slots.release()
-            try:
-                text = json.dumps(line, ensure_ascii=False, default=str)
-            except (ValueError, RecursionError) as exc:
-                line = {
-                    "id": record_id,
-                    "status": "failed",
-                    "error": f"the result cannot be written as JSON: {exc}",
-                    "latency_ms": line["latency_ms"],
-                }
-                text = json.dumps(line, ensure_ascii=False, default=str)
             # One write per line and a flush: a crash loses only records in flight.
             out.write(text + "\n")
             out.flush()
@@ -2211,6 +2266,311 @@ async def run_batch(source: str, target: str, concurrency: int) -> tuple[dict[st
         sys.stderr.write("\n")
     summary = progress.summary()
     summary["interrupted"] = stopping.is_set()
+    return summary, failed_before + progress.failed > 0
+
+
+# -- batch runs on a Dask cluster (--dask) -------------------------------------------
+#
+# The client (this process) reads the input, sends records to the workers in
+# chunks and is the only writer of the output, so the resume and exactly-once
+# rules of a local batch hold unchanged. Workers run this very script: a worker
+# plugin carries its source to every worker (those that join or replace a dead
+# one later too) and loads it there as a module, which runs each chunk on one
+# event loop per worker process.
+
+DASK_INSTALL = "pip install 'dask[distributed]'"
+
+
+def _import_distributed() -> Any:
+    """The `distributed` package. It is an optional extra that only --dask
+    needs, so it is not among the script's dependencies: InputError if missing."""
+    try:
+        import distributed
+    except ImportError:
+        raise InputError(
+            f"--dask needs Dask's distributed scheduler, which is not installed: {DASK_INSTALL}"
+        ) from None
+    return distributed
+
+
+def _dask_load(name: str, source: str) -> Any:
+    """The workflow module `name` on a worker, run from `source` on first use.
+    Travels by value (cloudpickle) with the plugin, so it names only `sys`."""
+    module = sys.modules.get(name)
+    if module is None:
+        module = type(sys)(name)  # the module type, without importing `types`
+        # Registered before it runs: dataclasses look their own module up meanwhile.
+        sys.modules[name] = module
+        try:
+            exec(compile(source, f"<{name}>", "exec", dont_inherit=True), module.__dict__)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return module
+
+
+def _dask_task(name: str, records: list[tuple[Any, Any]]) -> tuple[str | None, list[str]]:
+    """One chunk, on a Dask worker (in one of its threads): the module the plugin
+    loaded there runs it. Travels by value (cloudpickle), so it names only `sys`."""
+    result: tuple[str | None, list[str]] = sys.modules[name]._dask_worker_run(records)
+    return result
+
+
+def _dask_plugin(distributed: Any, name: str, source: str, settings: dict[str, Any]) -> Any:
+    """A worker plugin that loads this script on every worker, now and later."""
+
+    class WorkflowOnWorkers(distributed.WorkerPlugin):
+        def __init__(self) -> None:
+            self.name, self.source, self.settings = name, source, settings
+
+        def setup(self, worker: Any) -> None:
+            _dask_load(self.name, self.source)._dask_worker_start(self.settings)
+
+        def teardown(self, worker: Any) -> None:
+            module = sys.modules.pop(self.name, None)
+            if module is not None:
+                module._dask_worker_stop()
+
+    return WorkflowOnWorkers()
+
+
+# On a worker: the event loop this process runs records on (in a thread of its
+# own, so that chunks arriving in several Dask threads share one rate limiter,
+# one set of clients and one --concurrency), and those clients and slots.
+_DASK_WORKER: dict[str, Any] = {}
+
+
+def _dask_worker_start(settings: dict[str, Any]) -> None:
+    import threading  # only a Dask worker runs a loop of its own
+
+    # This worker's share of the cluster's budget, set before any limiter exists.
+    RATE_LIMITS.update(
+        requests_per_minute=settings["requests_per_minute"],
+        tokens_per_minute=settings["tokens_per_minute"],
+    )
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="catalyst-records", daemon=True)
+    thread.start()
+    _DASK_WORKER.update(
+        loop=loop, thread=thread, clients={}, slots=asyncio.Semaphore(settings["concurrency"])
+    )
+
+
+def _dask_worker_run(records: list[tuple[Any, Any]]) -> tuple[str | None, list[str]]:
+    """(None, result lines as JSON text) for a chunk; (why, []) when this worker
+    cannot run records at all (its environment lacks a variable): that is no
+    record's failure, so nothing is written and a resume runs them."""
+    try:
+        _check_environment()
+    except InputError as exc:
+        return f"on a Dask worker: {exc}", []
+    running = asyncio.run_coroutine_threadsafe(_dask_chunk(records), _DASK_WORKER["loop"])
+    return None, running.result()
+
+
+async def _dask_chunk(records: list[tuple[Any, Any]]) -> list[str]:
+    slots: asyncio.Semaphore = _DASK_WORKER["slots"]
+    clients: dict[Hashable, Any] = _DASK_WORKER["clients"]
+
+    async def one(record_id: Any, inputs: dict[str, Any] | str) -> str:
+        async with slots:
+            return (await _run_record(record_id, inputs, clients))[1]
+
+    return list(await asyncio.gather(*(one(*record) for record in records)))
+
+
+def _dask_worker_stop() -> None:
+    state = dict(_DASK_WORKER)
+    _DASK_WORKER.clear()
+    if not state:
+        return
+    loop = state["loop"]
+    closing = asyncio.run_coroutine_threadsafe(close_resources(state["clients"]), loop)
+    try:
+        closing.result(timeout=10)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        state["thread"].join(timeout=10)
+        if not state["thread"].is_alive():
+            loop.close()
+
+
+def _dask_chunks(
+    source: str, done: set[str], size: int
+) -> Iterator[list[tuple[Any, dict[str, Any] | str]]]:
+    """Records not yet in the output, `size` at a time, read lazily."""
+    chunk: list[tuple[Any, dict[str, Any] | str]] = []
+    for _, record_id, inputs in _records(source):
+        if str(record_id) not in done:
+            chunk.append((record_id, inputs))
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _dask_connect(distributed: Any, address: str, workers: int) -> tuple[Any, Any]:
+    """(client, the LocalCluster it owns or None) for `address` or "local"."""
+    if address != "local":
+        client = distributed.Client(address, timeout=30, set_as_default=False)
+        try:
+            client.wait_for_workers(1, timeout=60)
+        except BaseException:
+            client.close()
+            raise
+        return client, None
+    import logging  # only a LocalCluster's own logs are set here
+
+    cluster = distributed.LocalCluster(
+        n_workers=workers,
+        threads_per_worker=2,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    return distributed.Client(cluster, set_as_default=False), cluster
+
+
+def _dask_forget(client: Any, name: str) -> None:
+    """Unload this run's module from the workers (a long-lived cluster keeps them)."""
+    try:
+        client.unregister_worker_plugin(name)
+    except Exception as exc:
+        # A cluster that went away has forgotten it already; the results are written.
+        _notice(f"note: the Dask workers did not unload the workflow: {exc}")
+
+
+def _chunk_size(total: int, threads: int, concurrency: int) -> int:
+    """Records per task: at most --concurrency (one chunk keeps a worker's slots
+    busy), and small enough that every worker thread gets about four chunks, so
+    that a short batch is spread evenly and no worker is left finishing a long one."""
+    return max(1, min(concurrency, total // max(4 * threads, 1)))
+
+
+def _share(budget: int | None, workers: int) -> int | None:
+    return None if budget is None else max(1, budget // workers)
+
+
+def run_batch_dask(
+    source: str,
+    target: str,
+    address: str,
+    concurrency: int,
+    chunk_size: int | None,
+    workers: int,
+) -> tuple[dict[str, Any], bool]:
+    """run_batch on a Dask cluster (`address`, or "local": a LocalCluster of
+    `workers` processes): `concurrency` records in flight per worker process,
+    `chunk_size` records per task (None: _chunk_size). Results come back here, one chunk at a time,
+    and are written once each, by id (Dask reruns the task of a worker that died,
+    so a record may have run twice)."""
+    distributed = _import_distributed()
+    done, failed_before, total = _open_output(source, target)
+    if __name__ != "__main__" and __name__ in sys.modules:
+        # Imported, not run: workers cannot import this module by its name, so
+        # its functions travel by value as those of a script (__main__) do.
+        import cloudpickle
+
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    with open(__file__, encoding="utf-8") as file:
+        script = file.read()
+    progress = _BatchProgress(total, sys.stderr.isatty())
+    if total == 0:
+        # Nothing left to run: no cluster to start or to bother.
+        summary = progress.summary()
+        summary.update(interrupted=False, workers=0)
+        return summary, failed_before > 0
+    # A fresh module per run: a long-lived worker keeps nothing (budgets,
+    # clients) from an earlier one.
+    name = f"_catalyst_batch_{os.urandom(8).hex()}"
+    # Why chunks were not run: a worker's environment (exit 2), a task that failed (exit 1).
+    problems: dict[type[WorkflowError], list[str]] = {InputError: [], WorkflowError: []}
+    stopping = interrupted = False
+
+    def interrupt(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        if stopping:
+            raise KeyboardInterrupt
+        stopping = True
+        print(
+            f"\nstopping: finishing {len(pending)} chunk(s) in flight "
+            "(Ctrl-C again to abandon them)",
+            file=sys.stderr,
+        )
+
+    pending: dict[Any, list[tuple[Any, Any]]] = {}
+    client, cluster = _dask_connect(distributed, address, workers)
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        threads = client.nthreads()
+        settings: dict[str, Any] = {"concurrency": concurrency}
+        # The budget is split evenly: each worker process paces itself with its
+        # share, so no request waits on another machine (see README).
+        settings.update(
+            requests_per_minute=_share(RATE_LIMITS["requests_per_minute"], len(threads)),
+            tokens_per_minute=_share(RATE_LIMITS["tokens_per_minute"], len(threads)),
+        )
+        client.register_plugin(_dask_plugin(distributed, name, script, settings), name=name)
+        size = chunk_size or _chunk_size(total, sum(threads.values()), concurrency)
+        chunks = _dask_chunks(source, done, size)
+        finished = distributed.as_completed(loop=client.loop)
+
+        def submit() -> None:
+            chunk = next(chunks, None)
+            if chunk is not None and not stopping:
+                future = client.submit(_dask_task, name, chunk, pure=False)
+                pending[future] = chunk
+                finished.add(future)
+
+        # Enough chunks queued that no worker thread waits; no more, so that a
+        # large input is not held in memory.
+        for _ in range(sum(threads.values()) + len(threads)):
+            submit()
+        with open(target, "a", encoding="utf-8") as out:
+            try:
+                for future in finished:
+                    pending.pop(future)
+                    try:
+                        problem, texts = future.result()
+                        kind: type[WorkflowError] = InputError
+                    except Exception as exc:
+                        problem, texts = f"a Dask task failed: {type(exc).__name__}: {exc}", []
+                        kind = WorkflowError
+                    if problem is not None:
+                        # Not a record's failure: stop, and leave its records to a resume.
+                        problems[kind].append(problem)
+                        stopping = True
+                    for text in texts:
+                        line = json.loads(text)
+                        if str(line["id"]) in done:
+                            continue  # a chunk run again after a worker died: written once
+                        done.add(str(line["id"]))
+                        # One write per line and a flush: a crash loses only chunks in flight.
+                        out.write(text + "\n")
+                        out.flush()
+                        progress.add(line)
+                    submit()
+            except KeyboardInterrupt:
+                interrupted = True
+                client.cancel(list(pending))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _dask_forget(client, name)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    if progress.live:
+        sys.stderr.write("\n")
+    for kind, reasons in problems.items():
+        if reasons:
+            raise kind(
+                f"{reasons[0]}; {len(reasons)} chunk(s) not run: run the same command "
+                "again to resume"
+            )
+    summary = progress.summary()
+    summary["interrupted"] = stopping or interrupted
+    summary["workers"] = len(threads)
     return summary, failed_before + progress.failed > 0
 
 
@@ -2240,8 +2600,18 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     try:
         _check_environment()
-        if args.batch:
+        if args.batch and args.dask:
+            summary, any_failed = run_batch_dask(
+                args.batch,
+                args.output,
+                args.dask,
+                args.concurrency,
+                args.chunk_size,
+                args.dask_workers,
+            )
+        elif args.batch:
             summary, any_failed = asyncio.run(run_batch(args.batch, args.output, args.concurrency))
+        if args.batch:
             if args.json:
                 print(json.dumps(summary, indent=2))
             else:
