@@ -6,6 +6,7 @@ worker (Dask reruns its chunk elsewhere) or the client (a re-run resumes).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -155,17 +156,25 @@ def test_dask_without_distributed_installed_is_one_line(
     assert groq_server.chat_requests() == []
 
 
-def test_dask_needs_the_cluster_wide_budget(tmp_path: Path, groq_server: MockGroqServer) -> None:
-    script = build(tmp_path, groq_workflow())
-    source = write_records(tmp_path / "in.jsonl", 3)
-    target = tmp_path / "out.jsonl"
+def test_each_worker_paces_itself_with_its_share_of_a_models_budget(
+    tmp_path: Path, load_script: Any
+) -> None:
+    # Without --rpm/--tpm, every worker process takes 1/N of each model's own
+    # budget, so N workers together stay within it.
+    module = load_script(build(tmp_path, groq_workflow()))
+    model = "openai/gpt-oss-20b"
+    own = module.CHAT_MODELS["groq"][model]["tokens_per_minute"]
 
-    run = dask_batch(script, source, target, "--dask", "local", "--rpm", "600",
-                     server=groq_server)
+    async def budget(shares: int) -> int:
+        module.BUDGET_SHARES = shares
+        module._LIMITERS.clear()
+        limiter = module.rate_limiter("groq", model, {})
+        return int(limiter.tokens_per_minute)
 
-    assert run.returncode == 2
-    assert "--dask needs the cluster-wide rate budget: give --rpm and --tpm" in run.stderr
-    assert not target.exists()
+    assert asyncio.run(budget(1)) == own
+    assert asyncio.run(budget(2)) == own // 2
+    module.RATE_LIMITS["tokens_per_minute"] = 5000  # --tpm: this process's share already
+    assert asyncio.run(budget(2)) == 5000
 
 
 # -- on a cluster ----------------------------------------------------------------------

@@ -906,6 +906,9 @@ CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 60.0
 # Budgets for a model the tables do not know.
 _DEFAULT_BUDGETS = {"requests_per_minute": 30, "tokens_per_minute": 6_000}
+# How many processes share each budget (the workers of a Dask batch): each
+# paces itself with its share of a model's own budget.
+BUDGET_SHARES = 1
 
 
 @dataclass
@@ -1054,8 +1057,10 @@ def rate_limiter(provider: str, model: str, config: dict[str, Any]) -> RateLimit
     key = (id(asyncio.get_running_loop()), provider, model)
     if key not in _LIMITERS:
         table = CHAT_MODELS.get(provider, {}).get(model, {})
+        # --rpm / --tpm are this process's own already; a model's budget is shared.
         budgets = [
-            RATE_LIMITS.get(name) or config.get(name) or table.get(name) or default
+            RATE_LIMITS.get(name)
+            or max(1, (config.get(name) or table.get(name) or default) // BUDGET_SHARES)
             for name, default in _DEFAULT_BUDGETS.items()
         ]
         _LIMITERS[key] = RateLimiter(*budgets)
@@ -1856,7 +1861,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run the batch on a Dask cluster: a scheduler "
         "address (tcp://host:8786) or `local` (worker processes on this machine); "
         f"needs the optional extra, not installed with the script: {DASK_INSTALL}"
-        "; --rpm and --tpm are then required: the whole cluster's budget, split between "
+        "; the rate budget (--rpm/--tpm, else each model's own) is split between "
         "the workers",
     )
     batch.add_argument(
@@ -1884,13 +1889,6 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--dask runs a batch: give --batch and --output")
     if args.dask_workers < 1 or (args.chunk_size is not None and args.chunk_size < 1):
         parser.error("--dask-workers and --chunk-size must be at least 1")
-    if args.dask and (args.rpm is None or args.tpm is None):
-        # Each model's own budget would apply in every worker process, so the
-        # cluster would spend it as many times over as it has workers.
-        parser.error(
-            "--dask needs the cluster-wide rate budget: give --rpm and --tpm "
-            "(they are split between the workers)"
-        )
     return args
 
 
@@ -2401,11 +2399,14 @@ _DASK_WORKER: dict[str, Any] = {}
 def _dask_worker_start(settings: dict[str, Any]) -> None:
     import threading  # only a Dask worker runs a loop of its own
 
-    # This worker's share of the cluster's budget, set before any limiter exists.
+    # This worker's share of the cluster's budget, set before any limiter
+    # exists: of --rpm / --tpm when given, else of each model's own budget.
+    global BUDGET_SHARES
     RATE_LIMITS.update(
         requests_per_minute=settings["requests_per_minute"],
         tokens_per_minute=settings["tokens_per_minute"],
     )
+    BUDGET_SHARES = settings["budget_shares"]
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="catalyst-records", daemon=True)
     thread.start()
@@ -2568,6 +2569,7 @@ def run_batch_dask(
         settings.update(
             requests_per_minute=_share(RATE_LIMITS["requests_per_minute"], len(threads)),
             tokens_per_minute=_share(RATE_LIMITS["tokens_per_minute"], len(threads)),
+            budget_shares=len(threads),
         )
         client.register_plugin(_dask_plugin(distributed, name, script, settings), name=name)
         size = chunk_size or _chunk_size(total, sum(threads.values()), concurrency)
