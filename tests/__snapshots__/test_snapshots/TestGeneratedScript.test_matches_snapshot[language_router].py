@@ -422,10 +422,10 @@ async def loop_resources() -> dict[Hashable, Any]:
         resources: dict[Hashable, Any] = {}
         closer = _closed_with_the_loop(loop, resources)
         _LOOP_CLIENTS[loop] = (resources, closer)
-        # Started on this loop, the generator is one the loop tracks: asyncio.run
-        # and asyncio.Runner (uvloop and pytest-asyncio too) close every such
-        # generator in shutdown_asyncgens() before closing the loop, which runs
-        # its finally while the clients' loop still runs. No task is left behind.
+        # Started on this loop, the generator is one the loop tracks: asyncio.run,
+        # asyncio.Runner and other runners that call loop.shutdown_asyncgens()
+        # close every such generator before closing the loop, which runs its
+        # finally while the clients' loop still runs. No task is left behind.
         await closer.__anext__()
     return _LOOP_CLIENTS[loop][0]
 
