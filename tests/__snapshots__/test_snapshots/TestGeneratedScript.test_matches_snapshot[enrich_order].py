@@ -1006,8 +1006,9 @@ async def run_workflow(
     managing lifetimes itself passes its own `resources` dict instead: the run
     uses it and never closes it (close_resources() does).
     """
+    checked = check_inputs(inputs)
     shared = await loop_resources() if resources is None else resources
-    run = Run(check_inputs(inputs), on_event, shared)
+    run = Run(checked, on_event, shared)
     try:
         return await asyncio.wait_for(run.execute(STEPS, SINKS), RUN_TIMEOUT_S)
     except TimeoutError:
