@@ -28,6 +28,8 @@ from catalyst.validation import CheckedWorkflow
 _BASE_IMPORTS = (
     "import argparse",
     "import asyncio",
+    "import atexit",
+    "import contextlib",
     "import inspect",
     "import json",
     "import math",
@@ -39,7 +41,10 @@ _BASE_IMPORTS = (
     "import sys",
     "import time",
     "import unicodedata",
-    "from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator",
+    (
+        "from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, "
+        "Hashable, Iterator"
+    ),
     "from dataclasses import dataclass, field",
     "from typing import Any",
 )

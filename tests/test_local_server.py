@@ -639,3 +639,24 @@ def test_cli_local_server_prints_each_sdks_base_url() -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_connections_accepted_counts_tcp_connections_not_requests(server: LocalServer) -> None:
+    # Three requests over one pooled connection, then one over a second client.
+    async def calls() -> None:
+        async with oai(server) as client:
+            for _ in range(3):
+                await client.chat.completions.create(
+                    model=GPT, messages=[{"role": "user", "content": "hi"}]
+                )
+        async with oai(server) as client:
+            await client.chat.completions.create(
+                model=GPT, messages=[{"role": "user", "content": "hi"}]
+            )
+
+    run(calls)
+
+    assert len(server.chat_requests()) == 4
+    assert server.connections_accepted == 2
+    server.reset()
+    assert server.connections_accepted == 0

@@ -60,6 +60,7 @@ class _HTTPServer(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._open_lock:
             self._open.add(request)
+        self.state.count_connection()
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
@@ -206,6 +207,13 @@ class LocalServer:
         """The most chat or embeddings requests handled at once since the start (or reset)."""
         with self._state.lock:
             return self._state.max_in_flight
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted since the start (or reset): one per pooled
+        connection a client opens, so a client that reuses its pool adds none."""
+        with self._state.lock:
+            return self._state.connections_accepted
 
     def reset(self) -> None:
         """Forget recorded requests, counters, rate-limit windows; re-seed the faults."""

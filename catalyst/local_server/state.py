@@ -44,6 +44,8 @@ class ServerState:
         self._in_flight_changed = threading.Condition(self.lock)
         self._hold_generation = 0
         self.max_in_flight = 0
+        # TCP connections accepted: how a test sees whether clients reuse a pool.
+        self.connections_accepted = 0
 
     @property
     def settings(self) -> MockSettings:
@@ -73,6 +75,7 @@ class ServerState:
             self._request_count = 0
             self._completion_count = 0
             self.max_in_flight = self._in_flight
+            self.connections_accepted = 0
 
     def enter_chat(self, hold_until: int) -> None:
         """Count a chat request in flight; hold it until `hold_until` are."""
@@ -92,6 +95,10 @@ class ServerState:
                 lambda: self._hold_generation != generation or self.stopping.is_set(),
                 timeout=HOLD_TIMEOUT_S,
             )
+
+    def count_connection(self) -> None:
+        with self.lock:
+            self.connections_accepted += 1
 
     def leave_chat(self) -> None:
         with self.lock:
