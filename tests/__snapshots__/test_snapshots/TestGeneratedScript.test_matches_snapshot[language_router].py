@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
+import contextlib
 import functools
 import inspect
 import json
@@ -30,7 +32,7 @@ import sys
 import threading
 import time
 import unicodedata
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,9 +213,9 @@ class Run:
         self.outputs: dict[str, Any] = {}
         self.skipped: set[str] = set()
         self.stats: dict[str, dict[str, Any]] = {}
-        # Clients shared with other runs (a batch) belong to the caller, who
-        # closes them; otherwise this run opens and closes its own.
-        self._owns_resources = resources is None
+        # Clients outlive the run: they belong to the event loop (run_workflow
+        # passes loop_resources()) or to whoever passed the dict, never to one
+        # run. A Run made without one gets its own; its maker closes it.
         self.resources: dict[Hashable, Any] = {} if resources is None else resources
         self._on_event = on_event
         self._started = _now()
@@ -239,9 +241,6 @@ class Run:
                 task.cancel()
             await asyncio.gather(*tasks.values(), return_exceptions=True)
             raise
-        finally:
-            if self._owns_resources:
-                await close_resources(self.resources)
         result = {
             "outputs": {sink: self.outputs[sink] for sink in sinks if sink in self.outputs},
             "usage": self._total_usage(),
@@ -395,7 +394,8 @@ class NodeContext:
         self.run.emit({"type": event_type, "node": self.node_id, **fields})
 
     def resource(self, key: Hashable, create: Callable[[], Any]) -> Any:
-        """One shared object (an API client) per run, closed when the run ends."""
+        """One shared object (an API client) per key, made on first use and
+        reused by later runs on the same event loop (see loop_resources)."""
         if key not in self.run.resources:
             self.run.resources[key] = create()
         return self.run.resources[key]
@@ -441,6 +441,78 @@ async def close_resources(resources: dict[Hashable, Any]) -> None:
         if inspect.isawaitable(closing):
             await closing
     resources.clear()
+
+
+# Provider clients outlive a run. Building one (an HTTP connection pool, a TLS
+# context with its CA bundle) costs tens of milliseconds, so every run on an
+# event loop shares that loop's clients, as hand-written code keeps one client.
+# They belong to the loop, whose transports their connections are: another loop
+# gets its own, and a loop's clients close as the loop shuts down, on aclose(),
+# or at interpreter exit.
+_LOOP_CLIENTS: dict[
+    asyncio.AbstractEventLoop, tuple[dict[Hashable, Any], AsyncGenerator[None, None]]
+] = {}
+
+
+async def loop_resources() -> dict[Hashable, Any]:
+    """The running event loop's shared clients (a dict for NodeContext.resource)."""
+    _forget_closed_loops()
+    loop = asyncio.get_running_loop()
+    if loop not in _LOOP_CLIENTS:
+        resources: dict[Hashable, Any] = {}
+        closer = _closed_with_the_loop(loop, resources)
+        _LOOP_CLIENTS[loop] = (resources, closer)
+        # Started on this loop, the generator is one the loop tracks: asyncio.run,
+        # asyncio.Runner and other runners that call loop.shutdown_asyncgens()
+        # close every such generator before closing the loop, which runs its
+        # finally while the clients' loop still runs. No task is left behind.
+        await closer.__anext__()
+    return _LOOP_CLIENTS[loop][0]
+
+
+async def _closed_with_the_loop(
+    loop: asyncio.AbstractEventLoop, resources: dict[Hashable, Any]
+) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        # Gone from the registry first: a run after this builds new clients.
+        if loop in _LOOP_CLIENTS and _LOOP_CLIENTS[loop][0] is resources:
+            del _LOOP_CLIENTS[loop]
+        await close_resources(resources)
+
+
+async def aclose() -> None:
+    """Close the running event loop's shared clients; the next run builds new ones.
+
+    Call it when no run is in flight on this loop. asyncio.run closes them
+    itself as it ends; a loop closed without shutdown_asyncgens() cannot close
+    them any more, so call aclose() before closing such a loop."""
+    _forget_closed_loops()
+    entry = _LOOP_CLIENTS.pop(asyncio.get_running_loop(), None)
+    if entry is not None:
+        await entry[1].aclose()
+
+
+def _forget_closed_loops() -> None:
+    # A closed loop's clients can neither be reused nor closed (closing a
+    # connection needs its loop): let them go.
+    for loop in list(_LOOP_CLIENTS):
+        if loop.is_closed():
+            _LOOP_CLIENTS.pop(loop, None)
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Close the clients of loops still open at exit (made by hand, never
+    closed); asyncio.run has closed its own already. Best effort: a client
+    that cannot close at exit is not worth a traceback."""
+    for loop, (_, closer) in list(_LOOP_CLIENTS.items()):
+        if not loop.is_closed() and not loop.is_running():
+            # The process is exiting: a failure here has nobody left to act on it.
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(closer.aclose())
+    _LOOP_CLIENTS.clear()
 
 
 def to_port_type(value: Any, port_type: str | None) -> Any:
@@ -1045,12 +1117,20 @@ class RateLimiter:
 
 # One limiter per event loop, provider and model: a process may run several
 # loops (asyncio.run per call), and aiolimiter's buckets belong to one loop.
-_LIMITERS: dict[tuple[int, str, str], RateLimiter] = {}
+# Keyed by the loop itself (an id() may be reused), closed loops dropped.
+_LIMITERS: dict[asyncio.AbstractEventLoop, dict[tuple[str, str], RateLimiter]] = {}
+
+
+def _loop_limiters() -> dict[tuple[str, str], RateLimiter]:
+    for closed in [loop for loop in _LIMITERS if loop.is_closed()]:
+        del _LIMITERS[closed]
+    return _LIMITERS.setdefault(asyncio.get_running_loop(), {})
 
 
 def rate_limiter(provider: str, model: str, config: dict[str, Any]) -> RateLimiter:
-    key = (id(asyncio.get_running_loop()), provider, model)
-    if key not in _LIMITERS:
+    limiters = _loop_limiters()
+    key = (provider, model)
+    if key not in limiters:
         table = CHAT_MODELS.get(provider, {}).get(model, {})
         # --rpm / --tpm are this process's own already; a model's budget is shared.
         budgets = [
@@ -1058,8 +1138,8 @@ def rate_limiter(provider: str, model: str, config: dict[str, Any]) -> RateLimit
             or max(1, (config.get(name) or table.get(name) or default) // BUDGET_SHARES)
             for name, default in _DEFAULT_BUDGETS.items()
         ]
-        _LIMITERS[key] = RateLimiter(*budgets)
-    return _LIMITERS[key]
+        limiters[key] = RateLimiter(*budgets)
+    return limiters[key]
 
 
 def duration_seconds(text: str | None) -> float:
@@ -1108,7 +1188,7 @@ def observe_rate_limits(provider: str, model: str, status: int, headers: Any) ->
         for budget in ("requests", "tokens"):
             if headers.get(f"x-ratelimit-remaining-{budget}") == "0":
                 wait = max(wait, duration_seconds(headers.get(f"x-ratelimit-reset-{budget}")))
-    limiter = _LIMITERS.get((id(asyncio.get_running_loop()), provider, model))
+    limiter = _loop_limiters().get((provider, model))
     if wait > 0 and limiter is not None:
         if limiter.resume_at <= _now():
             # Once per pause, not once per caller that meets it.
@@ -1613,10 +1693,14 @@ async def run_workflow(
     """Run the workflow once: {"outputs", "usage", "latency_ms", "nodes"}.
 
     `on_event` receives each event as it happens (see stream_workflow).
-    `resources` shares API clients (and their connections) between runs; the
-    caller closes them with close_resources().
+    API clients (and their connections) are shared by every run on the same
+    event loop and closed when the loop ends or on `await aclose()`. A caller
+    managing lifetimes itself passes its own `resources` dict instead: the run
+    uses it and never closes it (close_resources() does).
     """
-    run = Run(check_inputs(inputs), on_event, resources)
+    checked = check_inputs(inputs)
+    shared = await loop_resources() if resources is None else resources
+    run = Run(checked, on_event, shared)
     try:
         return await asyncio.wait_for(run.execute(STEPS, SINKS), RUN_TIMEOUT_S)
     except TimeoutError:
@@ -1635,7 +1719,8 @@ async def stream_workflow(
     node_finished, node_skipped, then workflow_finished (or workflow_failed).
 
     Each event is a JSON-ready dict, ready to forward as a server-sent event.
-    A server streaming many runs passes one `resources` dict to share clients.
+    Clients are shared with every other run on the loop, as for run_workflow;
+    `resources` is the same as there.
     """
     events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
@@ -2160,15 +2245,14 @@ def _open_output(source: str, target: str) -> tuple[set[str], int, int]:
     return done, failed_before, max(total, 0)
 
 
-async def _run_record(
-    record_id: Any, inputs: dict[str, Any] | str, clients: dict[Hashable, Any]
-) -> tuple[dict[str, Any], str]:
-    """One record's result line, as a dict and as the JSON text to write."""
+async def _run_record(record_id: Any, inputs: dict[str, Any] | str) -> tuple[dict[str, Any], str]:
+    """One record's result line, as a dict and as the JSON text to write. Records
+    share the event loop's clients (loop_resources)."""
     started = _now()
     try:
         if isinstance(inputs, str):
             raise InputError(inputs)
-        result = await run_workflow(inputs, resources=clients)
+        result = await run_workflow(inputs)
         line = {
             "id": record_id,
             "status": "ok",
@@ -2232,13 +2316,11 @@ async def run_batch(source: str, target: str, concurrency: int) -> tuple[dict[st
         )
 
     loop.add_signal_handler(signal.SIGINT, interrupt)
-    # One set of clients for the whole batch: connections are reused.
-    clients: dict[Hashable, Any] = {}
     with open(target, "a", encoding="utf-8") as out:
 
         async def one(record_id: Any, inputs: dict[str, Any] | str) -> None:
             try:
-                line, text = await _run_record(record_id, inputs, clients)
+                line, text = await _run_record(record_id, inputs)
             finally:
                 slots.release()
             # One write per line and a flush: a crash loses only records in flight.
@@ -2259,7 +2341,8 @@ async def run_batch(source: str, target: str, concurrency: int) -> tuple[dict[st
             await asyncio.gather(*in_flight, return_exceptions=True)
         finally:
             loop.remove_signal_handler(signal.SIGINT)
-            await close_resources(clients)
+            # Every record shared the loop's clients; closed before the summary.
+            await aclose()
     if progress.live:
         sys.stderr.write("\n")
     summary = progress.summary()
@@ -2352,9 +2435,7 @@ def _dask_worker_start(settings: dict[str, Any]) -> None:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="catalyst-records", daemon=True)
     thread.start()
-    _DASK_WORKER.update(
-        loop=loop, thread=thread, clients={}, slots=asyncio.Semaphore(settings["concurrency"])
-    )
+    _DASK_WORKER.update(loop=loop, thread=thread, slots=asyncio.Semaphore(settings["concurrency"]))
 
 
 def _dask_worker_run(records: list[tuple[Any, Any]]) -> tuple[str | None, list[str]]:
@@ -2371,11 +2452,11 @@ def _dask_worker_run(records: list[tuple[Any, Any]]) -> tuple[str | None, list[s
 
 async def _dask_chunk(records: list[tuple[Any, Any]]) -> list[str]:
     slots: asyncio.Semaphore = _DASK_WORKER["slots"]
-    clients: dict[Hashable, Any] = _DASK_WORKER["clients"]
 
     async def one(record_id: Any, inputs: dict[str, Any] | str) -> str:
+        # Records on this worker share its loop's clients (loop_resources).
         async with slots:
-            return (await _run_record(record_id, inputs, clients))[1]
+            return (await _run_record(record_id, inputs))[1]
 
     return list(await asyncio.gather(*(one(*record) for record in records)))
 
@@ -2386,7 +2467,7 @@ def _dask_worker_stop() -> None:
     if not state:
         return
     loop = state["loop"]
-    closing = asyncio.run_coroutine_threadsafe(close_resources(state["clients"]), loop)
+    closing = asyncio.run_coroutine_threadsafe(aclose(), loop)
     try:
         closing.result(timeout=10)
     finally:
