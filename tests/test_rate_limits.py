@@ -137,3 +137,65 @@ def test_a_thousand_records_under_faults_all_finish(
     lines = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     assert sorted(line["id"] for line in lines) == sorted(f"r{i}" for i in range(1000))
     assert {line["status"] for line in lines} == {"ok"}
+
+
+# -- re-running a batch ---------------------------------------------------------------------
+
+
+def _earlier_output(path: Path) -> None:
+    lines = [
+        {"id": "r0", "status": "ok", "outputs": {}, "latency_ms": 1.0},
+        {"id": "r1", "status": "failed", "error": "rate limited", "transient": True,
+         "latency_ms": 1.0},
+        {"id": "r2", "status": "failed", "error": "400 bad request", "latency_ms": 1.0},
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+
+
+@pytest.mark.parametrize(("flags", "rerun", "exit_code"), [
+    ((), {"r1"}, 1),                          # default: only the transient failure
+    (("--retry-failed",), {"r1", "r2"}, 0),   # every failure
+    (("--no-retry-failed",), set(), 1),       # none
+], ids=["default", "retry-failed", "no-retry-failed"])
+def test_a_rerun_retries_transient_failures(
+    tmp_path: Path, groq_server: MockGroqServer, flags: tuple[str, ...], rerun: set[str],
+    exit_code: int,
+) -> None:
+    script = build(tmp_path, workflow(groq_node("llm")))
+    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text("".join(json.dumps({"id": f"r{i}", "text": f"record {i}"}) + "\n"
+                              for i in range(3)), encoding="utf-8")
+    _earlier_output(output)
+
+    completed = run_script(script, "--batch", str(source), "--output", str(output), *flags,
+                           server=groq_server)
+
+    assert completed.returncode == exit_code, completed.stderr
+    asked = {body["messages"][-1]["content"] for body in
+             (r.body for r in groq_server.chat_requests())}
+    assert asked == {f"record {i[1:]}" for i in rerun}
+    lines = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 3 + len(rerun)  # appended: the last line about an id counts
+    assert all(line["status"] == "ok" for line in lines[3:])
+
+
+def test_a_record_past_its_deadline_is_marked_transient(
+    tmp_path: Path, groq_server: MockGroqServer
+) -> None:
+    script = build(tmp_path, workflow(groq_node("llm", retries=0)))
+    source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text(json.dumps({"id": "only", "text": "hi"}) + "\n", encoding="utf-8")
+    groq_server.update(rate_limit_every=1, retry_after_ms=5)
+
+    completed = run_script(script, "--batch", str(source), "--output", str(output),
+                           "--record-timeout", "0.3", "--json", server=groq_server)
+
+    assert completed.returncode == 1
+    (line,) = [json.loads(text) for text in output.read_text(encoding="utf-8").splitlines()]
+    assert (line["status"], line["transient"]) == ("failed", True)
+    assert "still after 0.3 s of retries" in line["error"]
+    groq_server.update(rate_limit_every=0)
+    again = run_script(script, "--batch", str(source), "--output", str(output), "--json",
+                       server=groq_server)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["ok"] == 1

@@ -546,6 +546,7 @@ def test_batch_summary_fields_and_progress_line(
 
     assert summary == {
         "records": 4, "ok": 3, "failed": 1, "fallbacks": 0,
+        "rate_limit_retries": 0, "rate_limit_wait_s": 0.0,
         "usage": {"prompt_tokens": 6, "completion_tokens": 9, "total_tokens": 15,
                   "cost_usd": pytest.approx(0.3, abs=1e-9)},
         "latency_ms": {"p50": 30.0, "p95": 40.0},

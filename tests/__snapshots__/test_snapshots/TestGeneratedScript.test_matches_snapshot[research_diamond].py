@@ -71,6 +71,9 @@ DEFAULT_RETRIES = 2
 # pauses growing to RATE_LIMIT_BACKOFF_CAP_S until this many seconds after it
 # began (--record-timeout).
 RECORD_TIMEOUT_S = 600.0
+# Which failed records a batch re-run tries again: "transient" (rate limits,
+# overload, timeouts), "all" (--retry-failed) or "none" (--no-retry-failed).
+RETRY_FAILED = "transient"
 RATE_LIMIT_BACKOFF_CAP_S = 30.0
 # Client-side budgets for every model (--rpm / --tpm); None: each model's own.
 RATE_LIMITS: dict[str, int | None] = {"requests_per_minute": None, "tokens_per_minute": None}
@@ -321,7 +324,7 @@ class Run:
             except (TransientError, TimeoutError) as exc:
                 reason = str(exc) or f"no answer within {step.timeout:g} s"
                 if attempt >= step.retries:
-                    raise NodeFailed(step.id, step.label, reason) from exc
+                    raise NodeFailed(step.id, step.label, reason, transient=True) from exc
                 self.emit({"type": "node_retry", "node": step.id, "reason": reason})
                 await _sleep(_retry_delay(attempt))
                 attempt += 1
@@ -1907,6 +1910,26 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="records in flight (default 8; with --dask: per worker process)",
     )
     batch.add_argument(
+        "--record-timeout",
+        type=float,
+        default=RECORD_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"how long a record (or a single run) keeps trying through rate limits and "
+        f"overload (default {RECORD_TIMEOUT_S:g})",
+    )
+    retry = batch.add_mutually_exclusive_group()
+    retry.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="on a re-run, also retry records that failed for good (default: only those "
+        "that failed on rate limits, overload or timeouts)",
+    )
+    retry.add_argument(
+        "--no-retry-failed",
+        action="store_true",
+        help="on a re-run, keep every failed record as it is",
+    )
+    batch.add_argument(
         "--dask",
         metavar="ADDRESS",
         help="run the batch on a Dask cluster: a scheduler "
@@ -1934,6 +1957,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if bool(args.batch) != bool(args.output):
         parser.error("--batch and --output go together")
+    if not args.record_timeout > 0:
+        parser.error("--record-timeout must be more than 0 seconds")
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
     if args.dask and not args.batch:
@@ -2134,28 +2159,44 @@ def _check_output(source: str, target: str) -> tuple[set[str], int, int | None]:
         return set(), 0, None
     if not os.path.isfile(target):
         raise InputError(f"--output {target} is not a regular file")
-    done, failed, offset = set(), 0, 0
+    # The last line about an id is its result: a re-run appends a new one.
+    latest: dict[str, dict[str, Any]] = {}
+    offset, torn_at = 0, None
     with open(target, "rb") as file:
         for number, line in enumerate(file, start=1):
             if not line.endswith(b"\n"):
                 # Our lines start so; a torn one does not parse, or is whole but
                 # lost its line break.
                 if line.startswith(b'{"id": ') and (_is_result_line(line) or not _is_json(line)):
-                    return done, failed, offset
+                    torn_at = offset
+                    break
             elif not line.strip():
                 offset += len(line)
                 continue
             elif _is_result_line(line):
                 record = json.loads(line)
-                done.add(str(record["id"]))
-                failed += record["status"] == "failed"
+                latest[str(record["id"])] = record
                 offset += len(line)
                 continue
             raise InputError(
                 f"--output {target} exists and is not an output of this batch (line {number} "
                 "is not a result line); choose another file"
             )
-    return done, failed, None
+    done, failed = set(), 0
+    for record_id, record in latest.items():
+        if record["status"] == "failed" and _runs_again(record):
+            continue
+        done.add(record_id)
+        failed += record["status"] == "failed"
+    return done, failed, torn_at
+
+
+def _runs_again(record: dict[str, Any]) -> bool:
+    """Whether a re-run retries this failed record (RETRY_FAILED: --retry-failed
+    retries every failure, --no-retry-failed none, by default the transient ones)."""
+    if RETRY_FAILED == "all":
+        return True
+    return RETRY_FAILED == "transient" and record.get("transient") is True
 
 
 def _read_record(number: int, line: bytes) -> tuple[Any, dict[str, Any] | str]:
@@ -2208,7 +2249,8 @@ class _BatchProgress:
 
     def __init__(self, total: int, live: bool) -> None:
         self.total, self.live = total, live
-        self.ok = self.failed = self.fallbacks = 0
+        self.ok = self.failed = self.fallbacks = self.rate_limit_retries = 0
+        self.rate_limit_wait_s = 0.0
         self.latencies: list[float] = []
         self.usage: dict[str, Any] = {
             "prompt_tokens": 0,
@@ -2224,6 +2266,8 @@ class _BatchProgress:
         else:
             self.failed += 1
         self.fallbacks += "fallbacks" in line
+        self.rate_limit_retries += line.get("rate_limit_retries", 0)
+        self.rate_limit_wait_s += line.get("rate_limit_wait_s", 0.0)
         self.latencies.append(line["latency_ms"])
         for key, value in line.get("usage", {}).items():
             self.usage[key] = self.usage.get(key, 0) + value
@@ -2249,6 +2293,9 @@ class _BatchProgress:
             "ok": self.ok,
             "failed": self.failed,
             "fallbacks": self.fallbacks,
+            # Tries after a rate limit or overload, and the time paused for them.
+            "rate_limit_retries": self.rate_limit_retries,
+            "rate_limit_wait_s": round(self.rate_limit_wait_s, 3),
             "usage": {key: round(value, 8) for key, value in self.usage.items()},
             "latency_ms": {"p50": percentile(0.5), "p95": percentile(0.95)},
             "elapsed_s": round(_now() - self.started, 3),
@@ -2286,6 +2333,10 @@ async def _run_record(record_id: Any, inputs: dict[str, Any] | str) -> tuple[dic
         }
         if fallbacks := _node_errors(result):
             line["fallbacks"] = fallbacks
+        waits = [s for s in result["nodes"].values() if s.get("rate_limit_retries")]
+        if waits:
+            line["rate_limit_retries"] = sum(s["rate_limit_retries"] for s in waits)
+            line["rate_limit_wait_s"] = round(sum(s["rate_limit_wait_s"] for s in waits), 3)
     except WorkflowError as exc:
         line = {
             "id": record_id,
@@ -2293,6 +2344,9 @@ async def _run_record(record_id: Any, inputs: dict[str, Any] | str) -> tuple[dic
             "error": str(exc),
             "latency_ms": _elapsed_ms(started),
         }
+        if getattr(exc, "transient", False):
+            # Rate limits, overload, timeouts: a re-run of the batch tries it again.
+            line["transient"] = True
     except Exception as exc:
         # Whatever a record does, it fails alone: the batch goes on.
         line = {
@@ -2684,6 +2738,11 @@ def run_batch_dask(
 def _batch_line(summary: dict[str, Any]) -> str:
     latency = summary["latency_ms"]
     fallbacks = f", {summary['fallbacks']} used a fallback" if summary["fallbacks"] else ""
+    if summary["rate_limit_retries"]:
+        fallbacks += (
+            f", {summary['rate_limit_retries']} tries again after rate limits "
+            f"({summary['rate_limit_wait_s']:g} s paused)"
+        )
     return (
         f"{summary['records']} record(s): {summary['ok']} ok, {summary['failed']} failed"
         f"{fallbacks}; "
@@ -2705,6 +2764,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
+    global RECORD_TIMEOUT_S, RETRY_FAILED
+    RECORD_TIMEOUT_S = args.record_timeout
+    RETRY_FAILED = "all" if args.retry_failed else "none" if args.no_retry_failed else "transient"
     try:
         _check_environment()
         if args.batch and args.dask:
