@@ -153,7 +153,9 @@ def render_parts(plan: Plan) -> list[Part]:
     parts += [Part(_runtime(name, plan), shared=True) for name in plan.shared_templates]
     parts += [Part(code, shared=True) for code in _node_runtimes(plan)]
     parts.append(Part(environment.get_template("workflow.jinja").render(plan=plan), shared=False))
-    parts.append(Part(_runtime("cli.jinja", plan), shared=True))
+    # The command line last: its `if __name__ == "__main__"` needs everything above.
+    parts += [Part(_runtime(name, plan), shared=True)
+              for name in ("batch.jinja", "dask.jinja", "cli.jinja")]
     return parts
 
 

@@ -1689,355 +1689,6 @@ async def stream_workflow(
             await asyncio.gather(task, return_exceptions=True)
 
 
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
-# The most an input file (--input NAME=@FILE, --inputs-json) or stdin may hold.
-MAX_INPUT_BYTES = 10 * 1024 * 1024
-
-
-def check_inputs(given: dict[str, Any]) -> dict[str, Any]:
-    """The workflow inputs with defaults filled in; InputError when they do not fit."""
-    unknown = sorted(set(given) - set(INPUTS))
-    if unknown:
-        raise InputError(f"unknown input {unknown[0]!r}; this workflow takes: {_input_names()}")
-    values = {}
-    for name, spec in INPUTS.items():
-        if name in given:
-            values[name] = _typed(name, spec["type"], given[name])
-        elif "default" in spec:
-            values[name] = spec["default"]
-        elif spec["required"]:
-            raise InputError(f"missing required input {name!r} (--input {name}=...)")
-    return values
-
-
-def _input_names() -> str:
-    return ", ".join(INPUTS) or "no inputs"
-
-
-def _typed(name: str, expected: str, value: Any) -> Any:
-    """Check a value against the declared type; text from the command line is converted."""
-    if isinstance(value, str) and expected != "string":
-        value = _parse_text(name, expected, value)
-    checks = {
-        "string": lambda v: isinstance(v, str),
-        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "boolean": lambda v: isinstance(v, bool),
-        "object": lambda v: isinstance(v, dict),
-        "array": lambda v: isinstance(v, list),
-    }
-    if not checks[expected](value):
-        raise InputError(f"input {name!r} must be {expected}, got {type(value).__name__}")
-    if not _all_finite(value):
-        raise InputError(
-            f"input {name!r} holds NaN or Infinity; only finite numbers are allowed "
-            "(JSON has no others)"
-        )
-    return value
-
-
-def _all_finite(value: Any) -> bool:
-    """Whether no float in `value`, however nested, is NaN or infinite."""
-    pending, seen = [value], set()
-    while pending:
-        item = pending.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            return False
-        if isinstance(item, (list, tuple, dict)) and id(item) not in seen:
-            seen.add(id(item))
-            pending.extend(item.values() if isinstance(item, dict) else item)
-    return True
-
-
-def _json_value(text: str, what: str) -> Any:
-    """JSON text as a value. Numbers too long to read and nesting too deep are
-    InputErrors too, not tracebacks; NaN and Infinity are refused by _typed."""
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise InputError(f"{what} is nested too deeply") from None
-    except json.JSONDecodeError:
-        raise
-    except ValueError:
-        limit = sys.get_int_max_str_digits()
-        raise InputError(f"{what} holds a number longer than {limit:,} digits") from None
-
-
-def _parse_text(name: str, expected: str, text: str) -> Any:
-    if expected == "boolean" and text.lower() in _TRUE + _FALSE:
-        return text.lower() in _TRUE
-    try:
-        return _json_value(text, f"input {name!r}")
-    except json.JSONDecodeError:
-        raise InputError(f"input {name!r} must be {expected}, got {_short(text)}") from None
-
-
-def _short(text: str) -> str:
-    return repr(text) if len(text) <= 60 else repr(text[:60]) + f"… ({len(text):,} characters)"
-
-
-def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    lines = []
-    for name, spec in INPUTS.items():
-        facts = [spec["type"]]
-        if spec["required"]:
-            facts.append("required")
-        if "default" in spec:
-            facts.append(f"default {json.dumps(spec['default'])}")
-        description = f": {spec['description']}" if spec["description"] else ""
-        lines.append(f"  {name} ({', '.join(facts)}){description}")
-    environment = [f"  {name}" + (f": {text}" if text else "") for name, text in SECRETS.items()]
-    epilog = "inputs:\n" + ("\n".join(lines) or "  none")
-    if environment:
-        epilog += "\n\nenvironment variables:\n" + "\n".join(environment)
-    summary = f"Run the workflow {WORKFLOW['name']!r}. {WORKFLOW['description']}".strip()
-    parser = argparse.ArgumentParser(
-        description=_as_written(summary),
-        epilog=_as_written(epilog),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--input",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="an input value; NAME=@FILE reads it from a file (at most 10 MB), "
-        "NAME=@@TEXT passes @TEXT as it is",
-    )
-    parser.add_argument(
-        "--inputs-json", metavar="FILE", help="a JSON object of inputs, from FILE or - (stdin)"
-    )
-    parser.add_argument(
-        "--stream", action="store_true", help="print tokens to stdout as they arrive"
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="print the result, usage and latency as JSON"
-    )
-    batch = parser.add_argument_group("batch runs")
-    batch.add_argument(
-        "--batch", metavar="IN.jsonl", help="run once per line (a JSON object of inputs)"
-    )
-    batch.add_argument(
-        "--output",
-        metavar="OUT.jsonl",
-        help="results, appended as each record finishes; "
-        "running the same command again resumes where it stopped",
-    )
-    batch.add_argument(
-        "--concurrency",
-        type=int,
-        default=8,
-        metavar="N",
-        help="records in flight (default 8; with --dask: per worker process)",
-    )
-    batch.add_argument(
-        "--record-timeout",
-        type=float,
-        default=RECORD_TIMEOUT_S,
-        metavar="SECONDS",
-        help=f"how long a record (or a single run) keeps trying through rate limits and "
-        f"overload (default {RECORD_TIMEOUT_S:g})",
-    )
-    retry = batch.add_mutually_exclusive_group()
-    retry.add_argument(
-        "--retry-failed",
-        action="store_true",
-        help="on a re-run, also retry records that failed for good (default: only those "
-        "that failed on rate limits, overload or timeouts)",
-    )
-    retry.add_argument(
-        "--no-retry-failed",
-        action="store_true",
-        help="on a re-run, keep every failed record as it is",
-    )
-    batch.add_argument(
-        "--dask",
-        metavar="ADDRESS",
-        help="run the batch on a Dask cluster: a scheduler "
-        "address (tcp://host:8786) or `local` (worker processes on this machine); "
-        f"needs the optional extra, not installed with the script: {DASK_INSTALL}"
-        "; the rate budget (--rpm/--tpm, else each model's own) is split between "
-        "the workers",
-    )
-    batch.add_argument(
-        "--dask-workers",
-        type=int,
-        default=os.cpu_count() or 1,
-        metavar="N",
-        help="worker processes of --dask local (default: one per CPU)",
-    )
-    batch.add_argument(
-        "--chunk-size",
-        type=int,
-        metavar="N",
-        help="records per Dask task (default: --concurrency, less for a short batch)",
-    )
-    limits = parser.add_argument_group("rate budgets (default: each model's own)")
-    limits.add_argument("--rpm", type=int, metavar="N", help="requests per minute per model")
-    limits.add_argument("--tpm", type=int, metavar="N", help="tokens per minute per model")
-    args = parser.parse_args(argv)
-    if bool(args.batch) != bool(args.output):
-        parser.error("--batch and --output go together")
-    if not args.record_timeout > 0:
-        parser.error("--record-timeout must be more than 0 seconds")
-    if args.concurrency < 1:
-        parser.error("--concurrency must be at least 1")
-    if args.dask and not args.batch:
-        parser.error("--dask runs a batch: give --batch and --output")
-    if args.dask_workers < 1 or (args.chunk_size is not None and args.chunk_size < 1):
-        parser.error("--dask-workers and --chunk-size must be at least 1")
-    return args
-
-
-def _as_written(text: str) -> str:
-    """Help text that argparse shows as written: it %-formats a description or
-    epilog holding "%(prog)", so then every % is escaped."""
-    return text.replace("%", "%%") if "%(prog)" in text else text
-
-
-def _read_inputs(args: argparse.Namespace) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    if args.inputs_json:
-        values = _load_json_inputs(args.inputs_json)
-    for item in args.input:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise InputError(f"--input takes NAME=VALUE, got {item!r}")
-        if value.startswith("@@"):
-            value = value[1:]  # @@ escapes a value that starts with @
-        elif value.startswith("@"):
-            value = _read_file(value[1:])
-        values[name] = value
-    return values
-
-
-def _load_json_inputs(source: str) -> dict[str, Any]:
-    text = _read_stdin() if source == "-" else _read_file(source)
-    try:
-        values = _json_value(text, "--inputs-json")
-    except json.JSONDecodeError as exc:
-        raise InputError(f"--inputs-json is not valid JSON: {exc}") from None
-    if not isinstance(values, dict):
-        raise InputError("--inputs-json must hold a JSON object of input values")
-    return values
-
-
-def _read_file(path: str) -> str:
-    """A regular file's text, at most MAX_INPUT_BYTES: a FIFO or a device
-    (/dev/zero) could block the script or fill its memory."""
-    try:
-        # Non-blocking, so that opening a FIFO with no writer does not wait.
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    with open(descriptor, "rb") as file:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise InputError(f"cannot read {path}: not a regular file")
-        data = file.read(MAX_INPUT_BYTES + 1)
-    return _decoded(data, path)
-
-
-def _read_stdin() -> str:
-    return _decoded(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "stdin")
-
-
-def _decoded(data: bytes, source: str) -> str:
-    if len(data) > MAX_INPUT_BYTES:
-        raise InputError(f"{source} holds more than {MAX_INPUT_BYTES // 2**20} MB")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{source} is not UTF-8 text") from None
-
-
-def _check_environment() -> None:
-    missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
-    if missing:
-        raise InputError(f"environment variable {missing[0]} is not set")
-
-
-class _TokenPrinter:
-    """Prints streamed replies, each one whole. The first node to stream goes
-    out live; nodes streaming at the same time (parallel branches) are held
-    and printed, then followed live, when the one before them finishes. A line
-    break separates replies."""
-
-    def __init__(self) -> None:
-        # The node whose text was printed last (None: at the start of a line).
-        self.node: str | None = None
-        # The node printed as its tokens arrive; the others wait in `held`,
-        # in the order their first token came; `done` have finished meanwhile.
-        self.live: str | None = None
-        self.held: dict[str, list[str]] = {}
-        self.done: set[str] = set()
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind, node = event["type"], event.get("node")
-        if kind == "token":
-            if self.live is None:
-                self.live = node
-            if node == self.live:
-                self._write(node, event["text"])
-            else:
-                self.held.setdefault(node, []).append(event["text"])
-        elif kind == "node_retry":
-            # The node starts its reply again: leave the broken one on its own line.
-            self.held.pop(node, None)
-            if node == self.node:
-                sys.stdout.write("\n")
-                self.node = None
-        elif kind == "node_finished" and node == self.live:
-            self.live = None
-            while self.held and self.live is None:
-                waiting = next(iter(self.held))
-                self._write(waiting, "".join(self.held.pop(waiting)))
-                if waiting in self.done:
-                    self.done.discard(waiting)
-                else:
-                    self.live = waiting
-        elif kind == "node_finished" and node in self.held:
-            self.done.add(node)
-
-    def _write(self, node: str, text: str) -> None:
-        if self.node is not None and node != self.node:
-            sys.stdout.write("\n")
-        self.node = node
-        sys.stdout.write(text)
-        sys.stdout.flush()
-
-
-def _notice(text: str) -> None:
-    """One line on stderr (a slow node, a rate-limit wait), safe for the terminal."""
-    start = "\r\x1b[K" if sys.stderr.isatty() else ""
-    sys.stderr.write(start + _printable(text) + "\n")
-    sys.stderr.flush()
-
-
-def _node_errors(result: dict[str, Any]) -> dict[str, str]:
-    """Nodes the run went on without (onError fallback or continue): why."""
-    return {node: stats["error"] for node, stats in result["nodes"].items() if "error" in stats}
-
-
-def _print_result(result: dict[str, Any]) -> None:
-    outputs = list(result["outputs"].values())
-    if len(outputs) == 1 and isinstance(outputs[0], str):
-        print(outputs[0])
-    elif len(outputs) == 1 and isinstance(outputs[0], dict) and "content" in outputs[0]:
-        print(outputs[0]["content"])
-    else:
-        print(json.dumps(result["outputs"], indent=2, ensure_ascii=False, default=str))
-
-
-def _usage_line(usage: dict[str, Any]) -> str:
-    line = (
-        f"{usage['total_tokens']} tokens ({usage['prompt_tokens']} in, "
-        f"{usage['completion_tokens']} out)"
-    )
-    if "cost_usd" in usage:
-        line += f", about ${usage['cost_usd']:.6f}"
-    return line
-
-
 # -- batch runs ---------------------------------------------------------------------
 
 
@@ -2654,6 +2305,355 @@ def run_batch_dask(
     summary["interrupted"] = stopping or interrupted
     summary["workers"] = len(threads)
     return summary, failed_before + progress.failed > 0
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+# The most an input file (--input NAME=@FILE, --inputs-json) or stdin may hold.
+MAX_INPUT_BYTES = 10 * 1024 * 1024
+
+
+def check_inputs(given: dict[str, Any]) -> dict[str, Any]:
+    """The workflow inputs with defaults filled in; InputError when they do not fit."""
+    unknown = sorted(set(given) - set(INPUTS))
+    if unknown:
+        raise InputError(f"unknown input {unknown[0]!r}; this workflow takes: {_input_names()}")
+    values = {}
+    for name, spec in INPUTS.items():
+        if name in given:
+            values[name] = _typed(name, spec["type"], given[name])
+        elif "default" in spec:
+            values[name] = spec["default"]
+        elif spec["required"]:
+            raise InputError(f"missing required input {name!r} (--input {name}=...)")
+    return values
+
+
+def _input_names() -> str:
+    return ", ".join(INPUTS) or "no inputs"
+
+
+def _typed(name: str, expected: str, value: Any) -> Any:
+    """Check a value against the declared type; text from the command line is converted."""
+    if isinstance(value, str) and expected != "string":
+        value = _parse_text(name, expected, value)
+    checks = {
+        "string": lambda v: isinstance(v, str),
+        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "object": lambda v: isinstance(v, dict),
+        "array": lambda v: isinstance(v, list),
+    }
+    if not checks[expected](value):
+        raise InputError(f"input {name!r} must be {expected}, got {type(value).__name__}")
+    if not _all_finite(value):
+        raise InputError(
+            f"input {name!r} holds NaN or Infinity; only finite numbers are allowed "
+            "(JSON has no others)"
+        )
+    return value
+
+
+def _all_finite(value: Any) -> bool:
+    """Whether no float in `value`, however nested, is NaN or infinite."""
+    pending, seen = [value], set()
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, (list, tuple, dict)) and id(item) not in seen:
+            seen.add(id(item))
+            pending.extend(item.values() if isinstance(item, dict) else item)
+    return True
+
+
+def _json_value(text: str, what: str) -> Any:
+    """JSON text as a value. Numbers too long to read and nesting too deep are
+    InputErrors too, not tracebacks; NaN and Infinity are refused by _typed."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InputError(f"{what} is nested too deeply") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError:
+        limit = sys.get_int_max_str_digits()
+        raise InputError(f"{what} holds a number longer than {limit:,} digits") from None
+
+
+def _parse_text(name: str, expected: str, text: str) -> Any:
+    if expected == "boolean" and text.lower() in _TRUE + _FALSE:
+        return text.lower() in _TRUE
+    try:
+        return _json_value(text, f"input {name!r}")
+    except json.JSONDecodeError:
+        raise InputError(f"input {name!r} must be {expected}, got {_short(text)}") from None
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:60]) + f"… ({len(text):,} characters)"
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    lines = []
+    for name, spec in INPUTS.items():
+        facts = [spec["type"]]
+        if spec["required"]:
+            facts.append("required")
+        if "default" in spec:
+            facts.append(f"default {json.dumps(spec['default'])}")
+        description = f": {spec['description']}" if spec["description"] else ""
+        lines.append(f"  {name} ({', '.join(facts)}){description}")
+    environment = [f"  {name}" + (f": {text}" if text else "") for name, text in SECRETS.items()]
+    epilog = "inputs:\n" + ("\n".join(lines) or "  none")
+    if environment:
+        epilog += "\n\nenvironment variables:\n" + "\n".join(environment)
+    summary = f"Run the workflow {WORKFLOW['name']!r}. {WORKFLOW['description']}".strip()
+    parser = argparse.ArgumentParser(
+        description=_as_written(summary),
+        epilog=_as_written(epilog),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an input value; NAME=@FILE reads it from a file (at most 10 MB), "
+        "NAME=@@TEXT passes @TEXT as it is",
+    )
+    parser.add_argument(
+        "--inputs-json", metavar="FILE", help="a JSON object of inputs, from FILE or - (stdin)"
+    )
+    parser.add_argument(
+        "--stream", action="store_true", help="print tokens to stdout as they arrive"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the result, usage and latency as JSON"
+    )
+    batch = parser.add_argument_group("batch runs")
+    batch.add_argument(
+        "--batch", metavar="IN.jsonl", help="run once per line (a JSON object of inputs)"
+    )
+    batch.add_argument(
+        "--output",
+        metavar="OUT.jsonl",
+        help="results, appended as each record finishes; "
+        "running the same command again resumes where it stopped",
+    )
+    batch.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        metavar="N",
+        help="records in flight (default 8; with --dask: per worker process)",
+    )
+    batch.add_argument(
+        "--record-timeout",
+        type=float,
+        default=RECORD_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"how long a record (or a single run) keeps trying through rate limits and "
+        f"overload (default {RECORD_TIMEOUT_S:g})",
+    )
+    retry = batch.add_mutually_exclusive_group()
+    retry.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="on a re-run, also retry records that failed for good (default: only those "
+        "that failed on rate limits, overload or timeouts)",
+    )
+    retry.add_argument(
+        "--no-retry-failed",
+        action="store_true",
+        help="on a re-run, keep every failed record as it is",
+    )
+    batch.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run the batch on a Dask cluster: a scheduler "
+        "address (tcp://host:8786) or `local` (worker processes on this machine); "
+        f"needs the optional extra, not installed with the script: {DASK_INSTALL}"
+        "; the rate budget (--rpm/--tpm, else each model's own) is split between "
+        "the workers",
+    )
+    batch.add_argument(
+        "--dask-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="worker processes of --dask local (default: one per CPU)",
+    )
+    batch.add_argument(
+        "--chunk-size",
+        type=int,
+        metavar="N",
+        help="records per Dask task (default: --concurrency, less for a short batch)",
+    )
+    limits = parser.add_argument_group("rate budgets (default: each model's own)")
+    limits.add_argument("--rpm", type=int, metavar="N", help="requests per minute per model")
+    limits.add_argument("--tpm", type=int, metavar="N", help="tokens per minute per model")
+    args = parser.parse_args(argv)
+    if bool(args.batch) != bool(args.output):
+        parser.error("--batch and --output go together")
+    if not args.record_timeout > 0:
+        parser.error("--record-timeout must be more than 0 seconds")
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    if args.dask and not args.batch:
+        parser.error("--dask runs a batch: give --batch and --output")
+    if args.dask_workers < 1 or (args.chunk_size is not None and args.chunk_size < 1):
+        parser.error("--dask-workers and --chunk-size must be at least 1")
+    return args
+
+
+def _as_written(text: str) -> str:
+    """Help text that argparse shows as written: it %-formats a description or
+    epilog holding "%(prog)", so then every % is escaped."""
+    return text.replace("%", "%%") if "%(prog)" in text else text
+
+
+def _read_inputs(args: argparse.Namespace) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if args.inputs_json:
+        values = _load_json_inputs(args.inputs_json)
+    for item in args.input:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"--input takes NAME=VALUE, got {item!r}")
+        if value.startswith("@@"):
+            value = value[1:]  # @@ escapes a value that starts with @
+        elif value.startswith("@"):
+            value = _read_file(value[1:])
+        values[name] = value
+    return values
+
+
+def _load_json_inputs(source: str) -> dict[str, Any]:
+    text = _read_stdin() if source == "-" else _read_file(source)
+    try:
+        values = _json_value(text, "--inputs-json")
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--inputs-json is not valid JSON: {exc}") from None
+    if not isinstance(values, dict):
+        raise InputError("--inputs-json must hold a JSON object of input values")
+    return values
+
+
+def _read_file(path: str) -> str:
+    """A regular file's text, at most MAX_INPUT_BYTES: a FIFO or a device
+    (/dev/zero) could block the script or fill its memory."""
+    try:
+        # Non-blocking, so that opening a FIFO with no writer does not wait.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    with open(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise InputError(f"cannot read {path}: not a regular file")
+        data = file.read(MAX_INPUT_BYTES + 1)
+    return _decoded(data, path)
+
+
+def _read_stdin() -> str:
+    return _decoded(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "stdin")
+
+
+def _decoded(data: bytes, source: str) -> str:
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputError(f"{source} holds more than {MAX_INPUT_BYTES // 2**20} MB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{source} is not UTF-8 text") from None
+
+
+def _check_environment() -> None:
+    missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
+    if missing:
+        raise InputError(f"environment variable {missing[0]} is not set")
+
+
+class _TokenPrinter:
+    """Prints streamed replies, each one whole. The first node to stream goes
+    out live; nodes streaming at the same time (parallel branches) are held
+    and printed, then followed live, when the one before them finishes. A line
+    break separates replies."""
+
+    def __init__(self) -> None:
+        # The node whose text was printed last (None: at the start of a line).
+        self.node: str | None = None
+        # The node printed as its tokens arrive; the others wait in `held`,
+        # in the order their first token came; `done` have finished meanwhile.
+        self.live: str | None = None
+        self.held: dict[str, list[str]] = {}
+        self.done: set[str] = set()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind, node = event["type"], event.get("node")
+        if kind == "token":
+            if self.live is None:
+                self.live = node
+            if node == self.live:
+                self._write(node, event["text"])
+            else:
+                self.held.setdefault(node, []).append(event["text"])
+        elif kind == "node_retry":
+            # The node starts its reply again: leave the broken one on its own line.
+            self.held.pop(node, None)
+            if node == self.node:
+                sys.stdout.write("\n")
+                self.node = None
+        elif kind == "node_finished" and node == self.live:
+            self.live = None
+            while self.held and self.live is None:
+                waiting = next(iter(self.held))
+                self._write(waiting, "".join(self.held.pop(waiting)))
+                if waiting in self.done:
+                    self.done.discard(waiting)
+                else:
+                    self.live = waiting
+        elif kind == "node_finished" and node in self.held:
+            self.done.add(node)
+
+    def _write(self, node: str, text: str) -> None:
+        if self.node is not None and node != self.node:
+            sys.stdout.write("\n")
+        self.node = node
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _notice(text: str) -> None:
+    """One line on stderr (a slow node, a rate-limit wait), safe for the terminal."""
+    start = "\r\x1b[K" if sys.stderr.isatty() else ""
+    sys.stderr.write(start + _printable(text) + "\n")
+    sys.stderr.flush()
+
+
+def _node_errors(result: dict[str, Any]) -> dict[str, str]:
+    """Nodes the run went on without (onError fallback or continue): why."""
+    return {node: stats["error"] for node, stats in result["nodes"].items() if "error" in stats}
+
+
+def _print_result(result: dict[str, Any]) -> None:
+    outputs = list(result["outputs"].values())
+    if len(outputs) == 1 and isinstance(outputs[0], str):
+        print(outputs[0])
+    elif len(outputs) == 1 and isinstance(outputs[0], dict) and "content" in outputs[0]:
+        print(outputs[0]["content"])
+    else:
+        print(json.dumps(result["outputs"], indent=2, ensure_ascii=False, default=str))
+
+
+def _usage_line(usage: dict[str, Any]) -> str:
+    line = (
+        f"{usage['total_tokens']} tokens ({usage['prompt_tokens']} in, "
+        f"{usage['completion_tokens']} out)"
+    )
+    if "cost_usd" in usage:
+        line += f", about ${usage['cost_usd']:.6f}"
+    return line
 
 
 def _batch_line(summary: dict[str, Any]) -> str:
