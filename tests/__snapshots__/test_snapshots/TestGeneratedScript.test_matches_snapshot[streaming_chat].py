@@ -1078,35 +1078,109 @@ def chat_text(content: Any) -> Any:
     return "" if content is None else str(content)
 
 
+# Adaptive budgets: the table's figures are a starting point and a ceiling,
+# the provider's answers say what this key really gets. A 429 cuts the request
+# rate to RATE_DECREASE of what the provider accepted in the last minute when
+# calls had to wait for the rate (TCP's rule: from what got through, not from
+# the nominal rate), else to RATE_DECREASE of the rate; each minute of clean
+# traffic then adds RATE_INCREASE of the rate (at least 1 rpm), up to the
+# node's or table's budget. The rate so converges just under the real ceiling.
+# x-ratelimit-limit-tokens (per minute) replaces the token budget when it
+# differs by more than TOKEN_BUDGET_CHANGE. --rpm / --tpm are never adapted.
+RATE_DECREASE = 0.9
+RATE_INCREASE = 0.05
+MIN_REQUESTS_PER_MINUTE = 1.0
+TOKEN_BUDGET_CHANGE = 0.10
+
+
+class RequestPacer:
+    """A token bucket for requests on the runtime's clock (`_now`, `_sleep`),
+    whose rate may change while calls wait: a small burst (a fan-out starts
+    together), then a steady rate chosen so that no 60 s window ever holds
+    more than the budget, so a sliding-window limit never sees too many.
+    Each call reserves its slot in arrival order."""
+
+    def __init__(self, requests_per_minute: float) -> None:
+        self.stamp = _now()
+        self.available = float("inf")
+        # When a call last had to wait for its slot.
+        self.waited_at = float("-inf")
+        self.set_rate(requests_per_minute)
+
+    def set_rate(self, requests_per_minute: float) -> None:
+        self._refill()
+        self.per_minute = requests_per_minute
+        self.burst = max(1, min(int(requests_per_minute) // 60, 16))
+        self.per_second = max(requests_per_minute - self.burst, 1.0) / 60
+        self.available = min(self.available, float(self.burst))
+
+    def _refill(self) -> None:
+        now = _now()
+        if self.available < float("inf"):
+            self.available = min(
+                float(self.burst), self.available + (now - self.stamp) * self.per_second
+            )
+        self.stamp = now
+
+    async def acquire(self, amount: float = 1) -> None:
+        self._refill()
+        self.available -= amount
+        if self.available < 0:
+            self.waited_at = self.stamp
+            await _sleep(-self.available / self.per_second)
+
+
 class RateLimiter:
     """Client-side budget for one model, shared by every call in this process.
 
-    aiolimiter's leaky buckets pace requests and tokens per minute. A 429, or
-    the provider's headers saying a budget is spent, pause every caller until
-    the window frees up, so concurrent calls slow down together instead of
-    stampeding; the bucket then lets them out one by one.
+    A RequestPacer paces requests and aiolimiter's leaky bucket tokens per
+    minute. A 429, or the provider's headers saying a budget is spent, pause
+    every caller until the window frees up, so concurrent calls slow down
+    together instead of stampeding; the bucket then lets them out one by one.
+    Unless `fixed` (--rpm/--tpm), the budgets adapt to what the provider says
+    (see RATE_DECREASE).
     """
 
-    def __init__(self, requests_per_minute: int, tokens_per_minute: int) -> None:
-        # A small burst (a fan-out starts together), then a steady rate chosen
-        # so that no 60 s window ever holds more than the budget: a
-        # sliding-window limit on the server never sees too many.
-        burst = max(1, min(requests_per_minute // 60, 16))
-        period = 60 * burst / max(requests_per_minute - burst, 1)
-        self.requests = AsyncLimiter(burst, period)
+    def __init__(
+        self,
+        requests_per_minute: float,
+        tokens_per_minute: int,
+        *,
+        ceiling: float | None = None,
+        fixed: bool = False,
+        fixed_tokens: bool = False,
+        token_ceiling: int | None = None,
+    ) -> None:
+        self.requests_per_minute = float(requests_per_minute)
+        # The rate never grows past the node's or table's budget.
+        self.ceiling = float(ceiling or requests_per_minute)
+        self.fixed, self.fixed_tokens = fixed, fixed_tokens
+        # A node's own tokens_per_minute: the provider's figure cannot raise it.
+        self.token_ceiling = token_ceiling
+        self.provider_tokens: int | None = None
+        self.requests = RequestPacer(requests_per_minute)
         self.tokens = AsyncLimiter(tokens_per_minute, 60)
         self.tokens_per_minute = tokens_per_minute
         self.resume_at = 0.0
+        self.held_at = float("-inf")
+        # When the rate last grew or was cut, and the successes of the last minute.
+        self.clean_since = _now()
+        self.accepted: list[float] = []
 
     async def acquire(self, tokens: int) -> None:
-        await self._resumed()
-        await self.requests.acquire()
+        while True:
+            await self._resumed()
+            await self.requests.acquire()
+            if self.resume_at <= _now():
+                break
+            # A pause began while this call queued: after it, queue again, so
+            # the calls that waited leave one by one, not all at its end.
         await self.tokens.acquire(min(max(tokens, 1), self.tokens_per_minute))
-        # A pause may have begun while this call queued in the buckets.
         await self._resumed()
 
     async def _resumed(self) -> None:
         while (wait := self.resume_at - _now()) > 0:
+            self.held_at = _now()
             await _sleep(wait)
 
     async def charge(self, tokens: int) -> None:
@@ -1117,11 +1191,71 @@ class RateLimiter:
     def pause(self, seconds: float) -> None:
         self.resume_at = max(self.resume_at, _now() + seconds)
 
+    def _set_rate(self, requests_per_minute: float) -> None:
+        self.requests_per_minute = requests_per_minute
+        if isinstance(self.requests, RequestPacer):
+            self.requests.set_rate(requests_per_minute)
+
+    def _forget(self, now: float) -> None:
+        old = 0
+        while old < len(self.accepted) and self.accepted[old] <= now - 60:
+            old += 1
+        del self.accepted[:old]
+
+    def succeeded(self) -> None:
+        """A request got through: additive increase after clean traffic."""
+        now = _now()
+        self.accepted.append(now)
+        self._forget(now)
+        clean = min(max(now - self.clean_since, 0.0), 60.0)
+        self.clean_since = max(self.clean_since, now)
+        if self.fixed or self.requests_per_minute >= self.ceiling or clean <= 0:
+            return
+        step = max(self.requests_per_minute * RATE_INCREASE, 1.0) * clean / 60
+        self._set_rate(min(self.ceiling, self.requests_per_minute + step))
+
+    def slowed_down(self) -> None:
+        """A 429 (once per pause): multiplicative decrease from what got through."""
+        now = _now()
+        self._forget(now)
+        # The clean run starts again when the pause ends.
+        self.clean_since = max(now, self.resume_at)
+        if self.fixed:
+            return
+        # Calls that waited for a slot or a pause in the last minute: the rate
+        # was the limit, and what got through is what the key really gets.
+        # Otherwise demand was (another client, or tokens, used up the key):
+        # then the cut is from the rate itself.
+        waited = max(getattr(self.requests, "waited_at", float("-inf")), self.held_at)
+        basis = self.requests_per_minute
+        if waited > now - 60 and self.accepted:
+            basis = min(basis, len(self.accepted))
+        self._set_rate(max(MIN_REQUESTS_PER_MINUTE, basis * RATE_DECREASE))
+
+    def token_limit(self, provider_limit: int) -> None:
+        """The provider's per-minute token limit for the key
+        (x-ratelimit-limit-tokens): this process's share of it becomes the budget."""
+        if self.fixed_tokens or provider_limit <= 0:
+            return
+        self.provider_tokens = provider_limit
+        budget = max(1, provider_limit // BUDGET_SHARES)
+        if self.token_ceiling is not None:
+            budget = min(budget, self.token_ceiling)
+        self._set_tokens(budget)
+
+    def _set_tokens(self, budget: int) -> None:
+        # Only a material change rebuilds the bucket (which starts full again).
+        if abs(budget - self.tokens_per_minute) > TOKEN_BUDGET_CHANGE * self.tokens_per_minute:
+            self.tokens = AsyncLimiter(budget, 60)
+            self.tokens_per_minute = budget
+
 
 # One limiter per event loop, provider and model: a process may run several
 # loops (asyncio.run per call), and aiolimiter's buckets belong to one loop.
-# Keyed by the loop itself (an id() may be reused), closed loops dropped.
+# Keyed by the loop itself (an id() may be reused), closed loops dropped. What
+# a limiter learned outlives its loop (_LEARNED): the next loop starts there.
 _LIMITERS: dict[asyncio.AbstractEventLoop, dict[tuple[str, str], RateLimiter]] = {}
+_LEARNED: dict[tuple[str, str], RateLimiter] = {}
 
 
 def _loop_limiters() -> dict[tuple[str, str], RateLimiter]:
@@ -1136,12 +1270,27 @@ def rate_limiter(provider: str, model: str, config: dict[str, Any]) -> RateLimit
     if key not in limiters:
         table = CHAT_MODELS.get(provider, {}).get(model, {})
         # --rpm / --tpm are this process's own already; a model's budget is shared.
-        budgets = [
+        rpm, tpm = (
             RATE_LIMITS.get(name)
             or max(1, (config.get(name) or table.get(name) or default) // BUDGET_SHARES)
             for name, default in _DEFAULT_BUDGETS.items()
-        ]
-        limiters[key] = RateLimiter(*budgets)
+        )
+        fixed = bool(RATE_LIMITS.get("requests_per_minute"))
+        fixed_tokens = bool(RATE_LIMITS.get("tokens_per_minute"))
+        own_tokens = config.get("tokens_per_minute")
+        learned = _LEARNED.get(key)
+        start = rpm if fixed or learned is None else min(rpm, learned.requests_per_minute)
+        limiter = RateLimiter(
+            start,
+            tpm,
+            ceiling=rpm,
+            fixed=fixed,
+            fixed_tokens=fixed_tokens,
+            token_ceiling=max(1, own_tokens // BUDGET_SHARES) if own_tokens else None,
+        )
+        if learned is not None and learned.provider_tokens and not fixed_tokens:
+            limiter.token_limit(learned.provider_tokens)
+        limiters[key] = _LEARNED[key] = limiter
     return limiters[key]
 
 
@@ -1177,7 +1326,8 @@ def retry_after_seconds(text: str | None) -> float:
 
 def observe_rate_limits(provider: str, model: str, status: int, headers: Any) -> None:
     """Every response, retries included: pause the model's limiter when the
-    provider says so (429, or a spent budget in the x-ratelimit-* headers)."""
+    provider says so (429, or a spent budget in the x-ratelimit-* headers), and
+    adapt its budgets (see RATE_DECREASE)."""
     wait = 0.0
     if status == 429:
         milliseconds = headers.get("retry-after-ms")
@@ -1192,13 +1342,24 @@ def observe_rate_limits(provider: str, model: str, status: int, headers: Any) ->
             if headers.get(f"x-ratelimit-remaining-{budget}") == "0":
                 wait = max(wait, duration_seconds(headers.get(f"x-ratelimit-reset-{budget}")))
     limiter = _loop_limiters().get((provider, model))
-    if wait > 0 and limiter is not None:
-        if limiter.resume_at <= _now():
-            # Once per pause, not once per caller that meets it.
+    if limiter is None:
+        return
+    if 200 <= status < 300:
+        limiter.succeeded()
+    limit = headers.get("x-ratelimit-limit-tokens")
+    if limit and limit.isdigit():
+        limiter.token_limit(int(limit))
+    # Once per pause, not once per caller that meets it.
+    first = limiter.resume_at <= _now()
+    if wait > 0:
+        if first:
             why = "rate limit (429)" if status == 429 else "budget spent"
             label = CHAT_PROVIDERS[provider].label if provider in CHAT_PROVIDERS else provider
             _announce(f"waiting {wait:.1f} s: {label} {why} on {model}")
         limiter.pause(wait)
+    if status == 429 and first:
+        # One cut per pause: the calls already under way meet the same limit.
+        limiter.slowed_down()
 
 
 class CircuitBreaker:
