@@ -134,11 +134,10 @@ def test_clean_traffic_raises_the_rate_again_but_never_past_the_ceiling(
                 await limiter.acquire(1)  # paced on the fake clock
                 observe("groq", MODEL, 200, {})
 
-        await succeed(30)                              # the rate is the limit...
-        clock.advance(10.0)
-        observe("groq", MODEL, 429, {"retry-after": "1"})
-        rates.append(limiter.requests_per_minute)      # ...so 0.9 x the 30 that got through
-        observe("groq", MODEL, 429, {"retry-after": "1"})
+        await succeed(30)
+        observe("groq", MODEL, 429, {"retry-after": "45"})  # the window is full of ours
+        rates.append(limiter.requests_per_minute)      # 0.9 x the 30 that got through
+        observe("groq", MODEL, 429, {"retry-after": "45"})
         rates.append(limiter.requests_per_minute)      # the same pause: one cut only
         await succeed(30)                              # a clean minute: +5 %, at least 1
         rates.append(limiter.requests_per_minute)
@@ -154,21 +153,24 @@ def test_clean_traffic_raises_the_rate_again_but_never_past_the_ceiling(
     assert rates[4:] == [60, 60]
 
 
-def test_a_429_when_nobody_waited_cuts_the_rate_itself(
+def test_a_429_our_own_traffic_does_not_explain_cuts_the_rate_once_a_minute(
     tmp_path: Path, load_script: Loader, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Calls that never waited for the rate did not find the key's ceiling
-    # (another client, or the token budget, used it up): one success in the
-    # last minute must not become a 1-rpm budget.
+    # One request in the last minute and a short wait: not the key's ceiling
+    # (a blip, another client, the token budget). It must not become a 1-rpm
+    # budget, nor may a stream of such blips collapse the rate.
     module = on_clock(load_script(build(tmp_path, workflow(groq_node("llm")))),
                       clock, monkeypatch)
 
-    async def scenario() -> float:
+    async def scenario() -> list[float]:
         limiter = module.rate_limiter("groq", MODEL, {"requests_per_minute": 600})
         await limiter.acquire(1)
         module.observe_rate_limits("groq", MODEL, 200, {})
-        clock.advance(5.0)
-        module.observe_rate_limits("groq", MODEL, 429, {"retry-after": "1"})
-        return float(limiter.requests_per_minute)
+        rates = []
+        for _ in range(3):
+            clock.advance(5.0)
+            module.observe_rate_limits("groq", MODEL, 429, {"retry-after-ms": "5"})
+            rates.append(float(limiter.requests_per_minute))
+        return rates
 
-    assert asyncio.run(scenario()) == pytest.approx(540.0)
+    assert asyncio.run(scenario()) == [pytest.approx(540.0)] * 3

@@ -1081,8 +1081,9 @@ def chat_text(content: Any) -> Any:
 # Adaptive budgets: the table's figures are a starting point and a ceiling,
 # the provider's answers say what this key really gets. A 429 cuts the request
 # rate to RATE_DECREASE of what the provider accepted in the last minute when
-# calls had to wait for the rate (TCP's rule: from what got through, not from
-# the nominal rate), else to RATE_DECREASE of the rate; each minute of clean
+# its wait says the window is full of our requests (TCP's rule: from what got
+# through, not from the nominal rate), else, at most once a minute, to
+# RATE_DECREASE of the rate (a blip, another client); each minute of clean
 # traffic then adds RATE_INCREASE of the rate (at least 1 rpm), up to the
 # node's or table's budget. The rate so converges just under the real ceiling.
 # x-ratelimit-limit-tokens (per minute) replaces the token budget when it
@@ -1103,8 +1104,6 @@ class RequestPacer:
     def __init__(self, requests_per_minute: float) -> None:
         self.stamp = _now()
         self.available = float("inf")
-        # When a call last had to wait for its slot.
-        self.waited_at = float("-inf")
         self.set_rate(requests_per_minute)
 
     def set_rate(self, requests_per_minute: float) -> None:
@@ -1126,7 +1125,6 @@ class RequestPacer:
         self._refill()
         self.available -= amount
         if self.available < 0:
-            self.waited_at = self.stamp
             await _sleep(-self.available / self.per_second)
 
 
@@ -1162,7 +1160,7 @@ class RateLimiter:
         self.tokens = AsyncLimiter(tokens_per_minute, 60)
         self.tokens_per_minute = tokens_per_minute
         self.resume_at = 0.0
-        self.held_at = float("-inf")
+        self.cut_at = float("-inf")
         # When the rate last grew or was cut, and the successes of the last minute.
         self.clean_since = _now()
         self.accepted: list[float] = []
@@ -1180,7 +1178,6 @@ class RateLimiter:
 
     async def _resumed(self) -> None:
         while (wait := self.resume_at - _now()) > 0:
-            self.held_at = _now()
             await _sleep(wait)
 
     async def charge(self, tokens: int) -> None:
@@ -1214,22 +1211,27 @@ class RateLimiter:
         step = max(self.requests_per_minute * RATE_INCREASE, 1.0) * clean / 60
         self._set_rate(min(self.ceiling, self.requests_per_minute + step))
 
-    def slowed_down(self) -> None:
-        """A 429 (once per pause): multiplicative decrease from what got through."""
+    def slowed_down(self, wait: float) -> None:
+        """A 429 (once per pause): multiplicative decrease."""
         now = _now()
         self._forget(now)
         # The clean run starts again when the pause ends.
         self.clean_since = max(now, self.resume_at)
         if self.fixed:
             return
-        # Calls that waited for a slot or a pause in the last minute: the rate
-        # was the limit, and what got through is what the key really gets.
-        # Otherwise demand was (another client, or tokens, used up the key):
-        # then the cut is from the rate itself.
-        waited = max(getattr(self.requests, "waited_at", float("-inf")), self.held_at)
-        basis = self.requests_per_minute
-        if waited > now - 60 and self.accepted:
-            basis = min(basis, len(self.accepted))
+        # Told to wait until about when our own oldest request of the last
+        # minute leaves the window: the window is full of ours, and what got
+        # through is what the key really gets (TCP's rule: cut from what got
+        # through, not from the nominal rate).
+        if self.accepted and wait >= 0.5 * (self.accepted[0] + 60 - now):
+            basis = min(self.requests_per_minute, len(self.accepted))
+        elif now - self.cut_at >= 60:
+            # Any other 429 (a blip, another client, the token budget): a cut
+            # of the rate itself, at most once a minute.
+            basis = self.requests_per_minute
+        else:
+            return
+        self.cut_at = now
         self._set_rate(max(MIN_REQUESTS_PER_MINUTE, basis * RATE_DECREASE))
 
     def token_limit(self, provider_limit: int) -> None:
@@ -1359,7 +1361,7 @@ def observe_rate_limits(provider: str, model: str, status: int, headers: Any) ->
         limiter.pause(wait)
     if status == 429 and first:
         # One cut per pause: the calls already under way meet the same limit.
-        limiter.slowed_down()
+        limiter.slowed_down(wait)
 
 
 class CircuitBreaker:
