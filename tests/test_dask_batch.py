@@ -275,7 +275,12 @@ def test_killed_client_resumes_exactly_the_remainder(
     # before its break) is cut off and run again by the resume.
     written = {json.loads(line)["id"] for line in target.read_bytes().split(b"\n")[:-1]}
     assert 60 <= len(written) < 400
-    asked_before = len(groq_server.chat_requests())
+    # A request the killed run had in flight is recorded when the server has
+    # answered it: wait until the recording stops growing before counting.
+    asked_before, settled = -1, time.monotonic() + 30
+    while asked_before != len(groq_server.chat_requests()) and time.monotonic() < settled:
+        asked_before = len(groq_server.chat_requests())
+        time.sleep(1.0)
 
     groq_server.update(latency_ms=0)
     run = dask_batch(script, source, target, *command, server=groq_server)
