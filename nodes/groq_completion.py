@@ -211,6 +211,8 @@ NODE_TYPES = (
         text_fields=("system_prompt", "prompt"),
         dependencies=("groq>=1.7,<2", "httpx>=0.23,<1", "aiolimiter>=1.1,<2"),
         imports=(
+            # The shared chat runtime (templates/chat.jinja) it builds on.
+            "from abc import ABC, abstractmethod",
             "import os",
             "import time",
             "import groq",

@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 import unicodedata
+from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -1011,7 +1012,7 @@ class ChatFailure:
     message: str
 
 
-class ChatProvider:
+class ChatProvider(ABC):
     """One provider's SDK behind the chat runtime. Subclasses set `name`,
     `label` and `errors` and implement the five methods; nothing else."""
 
@@ -1020,25 +1021,29 @@ class ChatProvider:
     # The exceptions its SDK raises, which `failure` explains.
     errors: tuple[type[BaseException], ...] = ()
 
+    @abstractmethod
     def client(self, ctx: NodeContext, config: dict[str, Any]) -> Any:
-        raise NotImplementedError
+        """The SDK client for this node's key, with the node's timeout and retries."""
 
+    @abstractmethod
     def request(
         self, config: dict[str, Any], messages: list[dict[str, Any]], model: str
     ) -> dict[str, Any]:
-        raise NotImplementedError
+        """The SDK call's arguments."""
 
+    @abstractmethod
     async def complete(self, client: Any, request: dict[str, Any]) -> ChatReply:
-        raise NotImplementedError
+        """One non-streamed reply."""
 
+    @abstractmethod
     def stream(self, client: Any, request: dict[str, Any], reply: ChatReply) -> AsyncIterator[str]:
         """Yield text as it arrives and fill `reply` (model, finish_reason, usage)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def failure(
         self, exc: BaseException, ctx: NodeContext, config: dict[str, Any], model: str
     ) -> ChatFailure:
-        raise NotImplementedError
+        """What the SDK's exception means for the run, said for a user."""
 
 
 CHAT_PROVIDERS: dict[str, ChatProvider] = {}
