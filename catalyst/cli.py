@@ -29,16 +29,13 @@ from catalyst.identifiers import snake_case
 from catalyst.loading import document_shape, read_document, workflow_ids
 from catalyst.local_server import cli as mock_cli
 from catalyst.registry import node_types
-from catalyst.terminal import printable
+from catalyst.terminal import printable, printable_json
 from catalyst.upgrade import upgrade_text
 from catalyst.writing import write_atomically
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 # A bug in Catalyst itself (sysexits' EX_SOFTWARE): never mistaken for bad input.
 EXIT_INTERNAL = 70
-# C0/C1 controls, format characters and line/paragraph separators.
-_INVISIBLE = re.compile("[\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
-                        "\u2060-\u206f\ufeff\ufff9-\ufffb]")
 # Module names a script in the same folder must not take: the standard library
 # and what generated scripts import.
 _SHADOWED = frozenset(sys.stdlib_module_names) | {
@@ -113,8 +110,7 @@ class Report:
 
 def json_text(payload: object) -> str:
     """JSON for stdout: characters that could drive a terminal stay escaped."""
-    return _INVISIBLE.sub(lambda m: f"\\u{ord(m[0]):04x}",
-                          json.dumps(payload, indent=2, ensure_ascii=False))
+    return printable_json(payload)
 
 
 def error(message: str) -> None:

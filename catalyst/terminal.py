@@ -8,6 +8,7 @@ and passwords in URLs replaced.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 
@@ -33,8 +34,19 @@ def printable(text: str) -> str:
     return redact_url_credentials(redact(escaped))
 
 
+def printable_json(payload: object) -> str:
+    """Indented JSON whose strings escape the same characters `printable` does
+    (json.dumps escapes only C0 controls; C1 and bidi characters pass through)."""
+    text = json.dumps(payload, indent=2, ensure_ascii=False)
+    return "".join(f"\\u{ord(char):04x}" if _invisible(char) else char for char in text)
+
+
+def _invisible(char: str) -> bool:
+    return char not in "\n\t" and unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")
+
+
 def _escape(char: str) -> str:
-    if char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp"):
+    if not _invisible(char):
         return char
     code = ord(char)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
