@@ -20,7 +20,7 @@ from catalyst import __version__, expressions
 from catalyst.identifiers import IdentifierResolver
 from catalyst.literals import Code
 from catalyst.model import InputSpec, Workflow
-from catalyst.registry import NodeType, needs_conversion
+from catalyst.registry import NodeType, RuntimePart, needs_conversion, parts_in_order
 from catalyst.run_settings import DEFAULT_RETRIES, NodePolicy, RunPolicy
 from catalyst.validation import CheckedWorkflow
 
@@ -117,6 +117,8 @@ class Plan:
     nodes: tuple[PlannedNode, ...]
     generations: tuple[tuple[PlannedNode, ...], ...]
     node_types: tuple[NodeType, ...]
+    # Shared runtime code the nodes build on, needed parts first.
+    runtime_parts: tuple[RuntimePart, ...]
     imports: ImportBlock
     dependencies: tuple[str, ...]
     env_vars: tuple[str, ...]
@@ -148,10 +150,6 @@ class Plan:
     def inputs(self) -> tuple[InputSpec, ...]:
         return self.workflow.inputs
 
-    @property
-    def shared_templates(self) -> tuple[str, ...]:
-        """Shared runtimes the node types build on, each once, in a stable order."""
-        return tuple(dict.fromkeys(name for t in self.node_types for name in t.shared_runtimes))
 
     @property
     def runtime_templates(self) -> tuple[str, ...]:
@@ -218,6 +216,9 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
     used_types = sorted({n.node_type.type: n.node_type for n in planned}.items())
     node_types = tuple(node_type for _name, node_type in used_types)
     uses_expressions = any(node.has_expressions for node in planned)
+    parts = parts_in_order(
+        [name for node in planned for name in node.node_type.runtime_parts(node.config)]
+    )
     sinks = tuple(
         node.id
         for node in planned
@@ -229,8 +230,9 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
         nodes=tuple(planned),
         generations=tuple(tuple(layers[depth]) for depth in sorted(layers)),
         node_types=node_types,
-        imports=_imports(node_types, uses_expressions),
-        dependencies=_dependencies(node_types, uses_expressions),
+        runtime_parts=parts,
+        imports=_imports(node_types, parts, uses_expressions),
+        dependencies=_dependencies(node_types, parts, uses_expressions),
         env_vars=env_vars,
         secrets=_secrets(workflow, env_vars),
         sinks=sinks,
@@ -313,10 +315,14 @@ def _sources(links: dict[str, list[PlannedLink]]) -> set[str]:
     return {link.source for items in links.values() for link in items}
 
 
-def _imports(node_types: tuple[NodeType, ...], uses_expressions: bool) -> ImportBlock:
+def _imports(
+    node_types: tuple[NodeType, ...], parts: tuple[RuntimePart, ...], uses_expressions: bool
+) -> ImportBlock:
     statements = list(_BASE_IMPORTS)
     if uses_expressions:
         statements += _EXPRESSION_IMPORTS
+    for part in parts:
+        statements += part.imports
     for node_type in node_types:
         statements += node_type.imports
     plain: dict[str, set[str]] = defaultdict(set)
@@ -344,8 +350,11 @@ def _imports(node_types: tuple[NodeType, ...], uses_expressions: bool) -> Import
     return ImportBlock(block(True), block(False))
 
 
-def _dependencies(node_types: tuple[NodeType, ...], uses_expressions: bool) -> tuple[str, ...]:
+def _dependencies(
+    node_types: tuple[NodeType, ...], parts: tuple[RuntimePart, ...], uses_expressions: bool
+) -> tuple[str, ...]:
     requirements = {req for node_type in node_types for req in node_type.dependencies}
+    requirements.update(req for part in parts for req in part.dependencies)
     if uses_expressions:
         requirements.add(_EXPRESSION_DEPENDENCY)
     return tuple(sorted(requirements))

@@ -14,6 +14,7 @@ import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from types import ModuleType
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -179,9 +180,12 @@ class NodeType:
     example: Mapping[str, Any] = field(default_factory=dict)
     output_description: str = ""
     check: NodeCheck | None = None
-    # Shared runtime templates (in templates/) its code builds on, such as the
-    # chat runtime every LLM provider shares; each goes into a script once.
+    # Runtime parts (see RuntimePart) its code builds on, such as the chat
+    # runtime every LLM provider shares; each goes into a script once.
     shared_runtimes: tuple[str, ...] = ()
+    # More parts one node needs by its config (the providers its fallback
+    # models name): config values -> part names.
+    runtime_parts_for: Callable[[Mapping[str, Any]], Sequence[str]] | None = None
     # Constants the template writes into the script (e.g. a model table),
     # passed to its `runtime(plan, data)` macro.
     template_data: Callable[[], Mapping[str, Any]] | None = None
@@ -193,6 +197,18 @@ class NodeType:
     # expressions: a promptTemplate's `variables`.
     scope_field: str | None = None
     implied_edges: Callable[[Any], Sequence[ImpliedEdge]] | None = None
+
+    def runtime_parts(self, config: Mapping[str, Any]) -> tuple[str, ...]:
+        """The runtime parts one node of this type needs, by name."""
+        extra = self.runtime_parts_for(config) if self.runtime_parts_for else ()
+        return tuple(dict.fromkeys((*self.shared_runtimes, *extra)))
+
+    def requirements(self, config: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+        """pip requirements a script with one such node needs (its runtime
+        parts' included), for `config` or the type's defaults."""
+        parts = parts_in_order(self.runtime_parts(config or {}))
+        found = {*self.dependencies, *(req for part in parts for req in part.dependencies)}
+        return tuple(sorted(found))
 
     @property
     def function_suffix(self) -> str:
@@ -222,11 +238,29 @@ class NodeType:
             "configSchema": config_schema(self.config_model),
             "supportsStreaming": self.supports_streaming,
             "isTrigger": self.is_trigger,
-            "dependencies": list(self.dependencies),
+            "dependencies": list(self.requirements()),
             "output": self.output_description,
             "outputSchema": dict(self.output_schema),
             "example": dict(self.example),
         }
+
+
+@dataclass(frozen=True)
+class RuntimePart:
+    """Runtime code several node types share, written into a script once when
+    any of its nodes needs it: the chat runtime, one provider's adapter.
+
+    Defined in `catalyst.nodes` modules (`RUNTIME_PARTS`) beside the node
+    types; its template defines `runtime(plan, data)` like a node type's.
+    """
+
+    name: str
+    template: str
+    # Parts it builds on: written before it.
+    needs: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()
+    imports: tuple[str, ...] = ()
+    template_data: Callable[[], Mapping[str, Any]] | None = None
 
 
 def config_schema(model: builtins.type[BaseModel]) -> dict[str, Any]:
@@ -245,7 +279,7 @@ def config_schema(model: builtins.type[BaseModel]) -> dict[str, Any]:
 # here yet: naming one is a clear "not implemented" error, not "unknown type".
 PLANNED_TYPES: frozenset[str] = frozenset(
     {
-        "anthropicCompletion", "openaiCompletion", "azureOpenaiCompletion", "embeddingGenerate",
+        "azureOpenaiCompletion", "embeddingGenerate",
         "agenticToolCall", "llmRouter", "qdrantSearch", "postgresQuery", "redisOperation",
         "httpRequest", "webhookSend", "switch", "loop", "parallel", "aggregate", "retry", "delay",
         "earlyReturn", "jsonTransform", "mapArray", "filterArray", "validate", "rateLimit",
@@ -254,12 +288,19 @@ PLANNED_TYPES: frozenset[str] = frozenset(
 
 
 @cache
+def _node_modules() -> tuple[ModuleType, ...]:
+    package = importlib.import_module("catalyst.nodes")
+    return tuple(
+        importlib.import_module(f"catalyst.nodes.{module_info.name}")
+        for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name)
+    )
+
+
+@cache
 def node_types() -> Mapping[str, NodeType]:
     """Every node type defined in `catalyst.nodes`, by type name."""
-    package = importlib.import_module("catalyst.nodes")
     found: dict[str, NodeType] = {}
-    for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"catalyst.nodes.{module_info.name}")
+    for module in _node_modules():
         for node_type in getattr(module, "NODE_TYPES", ()):
             if node_type.type in found:
                 raise RuntimeError(f"node type {node_type.type!r} is defined twice")
@@ -269,3 +310,38 @@ def node_types() -> Mapping[str, NodeType]:
 
 def node_type(name: str) -> NodeType | None:
     return node_types().get(name)
+
+
+@cache
+def runtime_parts() -> Mapping[str, RuntimePart]:
+    """Every runtime part defined in `catalyst.nodes`, by name."""
+    found: dict[str, RuntimePart] = {}
+    for module in _node_modules():
+        for part in getattr(module, "RUNTIME_PARTS", ()):
+            if part.name in found:
+                raise RuntimeError(f"runtime part {part.name!r} is defined twice")
+            found[part.name] = part
+    return dict(sorted(found.items()))
+
+
+def parts_in_order(names: Sequence[str]) -> tuple[RuntimePart, ...]:
+    """The named parts and the parts they need, each once, needed parts first;
+    otherwise in the order asked (stable: same workflow, same script)."""
+    parts = runtime_parts()
+    ordered: dict[str, RuntimePart] = {}
+
+    def add(name: str, path: tuple[str, ...]) -> None:
+        if name in ordered:
+            return
+        if name in path:
+            raise RuntimeError(f"runtime parts need each other: {' -> '.join((*path, name))}")
+        part = parts.get(name)
+        if part is None:
+            raise RuntimeError(f"no runtime part named {name!r}")
+        for needed in part.needs:
+            add(needed, (*path, name))
+        ordered[name] = part
+
+    for name in names:
+        add(name, ())
+    return tuple(ordered.values())

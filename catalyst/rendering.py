@@ -150,7 +150,11 @@ def render_parts(plan: Plan) -> list[Part]:
     parts = [Part(header, shared=False), Part(_runtime("runtime.jinja", plan), shared=True)]
     if plan.uses_expressions:
         parts.append(Part(_runtime("expressions.jinja", plan), shared=True))
-    parts += [Part(_runtime(name, plan), shared=True) for name in plan.shared_templates]
+    parts += [
+        Part(_runtime(part.template, plan, part.template_data() if part.template_data else None),
+             shared=True)
+        for part in plan.runtime_parts
+    ]
     parts += [Part(code, shared=True) for code in _node_runtimes(plan)]
     parts.append(Part(environment.get_template("workflow.jinja").render(plan=plan), shared=False))
     # The command line last: its `if __name__ == "__main__"` needs everything above.

@@ -18,6 +18,7 @@ import pytest
 from catalyst.compiler import Compiled, compile_file
 from catalyst.loading import document_shape, read_document, workflow_ids
 from catalyst.mock_groq import MockGroqServer, MockSettings
+from catalyst.provider_models import PROVIDERS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "workflows"
@@ -41,6 +42,24 @@ def compile_example(name: str, workflow_id: str | None = None) -> Compiled:
     return compile_file(EXAMPLES / name, workflow_id)
 
 
+# Every provider's key and base-URL variable (catalyst/provider_models.py).
+_PROVIDER_VARIABLES = tuple(
+    name for p in PROVIDERS for name in (p.key_env, p.base_url_env)
+)
+
+
+def provider_env(server: MockGroqServer) -> dict[str, str]:
+    """Variables that aim every provider's SDK at the local server, with test keys."""
+    environment: dict[str, str] = {}
+    for provider in PROVIDERS:
+        url = {"groq": server.groq_base_url, "openai": server.openai_base_url,
+               "anthropic": server.anthropic_base_url,
+               "voyage": server.voyage_base_url}.get(provider.name, server.compatible_base_url)
+        environment[provider.base_url_env] = url
+        environment[provider.key_env] = "test-key"
+    return environment
+
+
 def run_script(
     script: Path,
     *args: str,
@@ -50,9 +69,9 @@ def run_script(
     timeout: float = 60,
 ) -> ScriptRun:
     """Run a generated script as a user would: a subprocess with its own interpreter."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("GROQ_")}
+    environment = {k: v for k, v in os.environ.items() if k not in _PROVIDER_VARIABLES}
     if server is not None:
-        environment.update(GROQ_BASE_URL=server.base_url, GROQ_API_KEY="test-key")
+        environment.update(provider_env(server))
     environment.update(env or {})
     completed = subprocess.run(
         [sys.executable, str(script), *args],
@@ -121,8 +140,8 @@ def load_script(
     loaded: list[str] = []
 
     def load(script: Path) -> ModuleType:
-        monkeypatch.setenv("GROQ_BASE_URL", groq_server.base_url)
-        monkeypatch.setenv("GROQ_API_KEY", "test-key")
+        for variable, value in provider_env(groq_server).items():
+            monkeypatch.setenv(variable, value)
         name = f"_catalyst_e2e_{script.stem}_{len(loaded)}"
         spec = importlib.util.spec_from_file_location(name, script)
         assert spec is not None and spec.loader is not None

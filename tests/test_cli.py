@@ -193,7 +193,7 @@ def test_generate_writes_a_script_and_requirements(tmp_path: Path) -> None:
     assert result.returncode == EXIT_OK, result.stderr
     compile(output.read_text(encoding="utf-8"), str(output), "exec")
     lines = requirements.read_text(encoding="utf-8").splitlines()
-    expected = {*node_types()["groqCompletion"].dependencies, "jinja2>=3.1.6,<4"}
+    expected = {*node_types()["groqCompletion"].requirements(), "jinja2>=3.1.6,<4"}
     assert lines == sorted(expected)
 
 

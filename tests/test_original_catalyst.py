@@ -265,7 +265,7 @@ def assert_output(node_id: str, actual: Any, expected: Any) -> None:
         assert actual == expected, node_id
         return
     # Latency varies; everything else follows from the mock's reply and the price table.
-    assert set(actual) == {"content", "finish_reason", "model", "usage", "cost_usd",
+    assert set(actual) == {"content", "finish_reason", "model", "provider", "usage", "cost_usd",
                            "latency_ms"}, node_id
     assert actual["content"] == REPLY + expected.prompt
     assert actual["finish_reason"] == "stop"
@@ -334,7 +334,7 @@ def test_original_fixture_reads_a_field_its_llm_node_never_returns() -> None:
     assert problem.path == "/workflows/analyze_text/nodes/node_condition_1/config/expression"
     assert "'sentiment'" in problem.message and "node_claude_1" in problem.message
     assert problem.hint is not None
-    assert "content, finish_reason, model, usage, cost_usd, latency_ms" in problem.hint
+    assert "content, finish_reason, model, provider, usage, cost_usd, latency_ms" in problem.hint
     # Nothing else in the file is a problem: every other spelling is read.
     assert [d for d in found if not d.is_error] == []
 
@@ -384,7 +384,7 @@ def test_variables_that_are_not_json_text() -> None:
     assert [d.code for d in found] == ["invalid-json-text"]
 
 
-FIELDS = "content, finish_reason, model, usage, cost_usd, latency_ms, fallbacks"
+FIELDS = "content, finish_reason, model, provider, usage, cost_usd, latency_ms, fallbacks"
 
 
 @pytest.mark.parametrize(

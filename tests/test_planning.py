@@ -182,7 +182,7 @@ def test_workflow_without_expressions_needs_no_jinja2() -> None:
     assert result.uses_expressions is False
     imports = result.imports.standard_library + result.imports.third_party
     assert not [line for line in imports if "jinja2" in line]
-    assert result.dependencies == tuple(sorted(GROQ.dependencies))
+    assert result.dependencies == GROQ.requirements()
     assert "jinja2" not in render_script(result)
 
 
@@ -225,7 +225,7 @@ def test_dependencies_are_unique_and_sorted() -> None:
     result = plan(graph(groq_node("a", prompt="{{ input.x }}"), groq_node("b", prompt="y"),
                         inputs={"x": {}}))
 
-    assert result.dependencies == tuple(sorted({*GROQ.dependencies, JINJA2}))
+    assert result.dependencies == tuple(sorted({*GROQ.requirements(), JINJA2}))
 
 
 def test_node_types_are_listed_once_each_in_name_order() -> None:

@@ -454,7 +454,7 @@ def test_circuit_breaker_opens_probes_and_closes(
             result, called, fallbacks = await call()
             assert called == {BIG_MODEL: 1}
             assert result["nodes"]["llm"]["fallbacks"] == [
-                {"model": MODEL, "reason": "circuit breaker open"}]
+                {"provider": "groq", "model": MODEL, "reason": "circuit breaker open"}]
             assert fallbacks[0]["reason"] == "circuit breaker open"
         # Half-open after the cool-down: one probe, still failing, opens it again.
         await asyncio.sleep(0.6)

@@ -2,6 +2,7 @@
 
     /openai/v1/...    Groq
     /voyage/v1/...    Voyage
+    /compatible/v1/...  an OpenAI-compatible host (OpenAI's wire, any model id)
     /v1/messages...   Anthropic
     other /v1/...     Anthropic when the request carries `anthropic-version` or
                       `x-api-key` (its SDK always sends both), else OpenAI
@@ -15,13 +16,14 @@ from catalyst.local_server.exchange import Exchange
 from catalyst.local_server.protocol import Wire
 from catalyst.local_server.protocols.anthropic import AnthropicWire
 from catalyst.local_server.protocols.groq import GroqWire
-from catalyst.local_server.protocols.openai import OpenAIWire
+from catalyst.local_server.protocols.openai import CompatibleWire, OpenAIWire
 from catalyst.local_server.protocols.voyage import VoyageWire
 
 GROQ = GroqWire()
 OPENAI = OpenAIWire()
 ANTHROPIC = AnthropicWire()
 VOYAGE = VoyageWire()
+COMPATIBLE = CompatibleWire()
 
 
 def is_anthropic(exchange: Exchange) -> bool:
@@ -34,6 +36,8 @@ def pick_wire(exchange: Exchange) -> Wire:
         return GROQ
     if path.startswith("/voyage/"):
         return VOYAGE
+    if path.startswith("/compatible/"):
+        return COMPATIBLE
     if path == "/v1/messages" or path.startswith("/v1/messages/"):
         return ANTHROPIC
     if is_anthropic(exchange):

@@ -175,6 +175,12 @@ class LocalServer:
         return self.base_url
 
     @property
+    def compatible_base_url(self) -> str:
+        """An OpenAI-compatible host's base URL (TOGETHER_BASE_URL, OLLAMA_BASE_URL, …):
+        OpenAI's wire, any model id."""
+        return self.base_url + "/compatible/v1"
+
+    @property
     def voyage_base_url(self) -> str:
         """Voyage-shaped embeddings (`voyageai.Client(base_url=...)`), under its own prefix."""
         return self.base_url + "/voyage/v1"

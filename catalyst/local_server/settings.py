@@ -114,5 +114,10 @@ OPENAI_CHAT_PATH = "/v1/chat/completions"
 ANTHROPIC_MESSAGES_PATH = "/v1/messages"
 OPENAI_EMBEDDINGS_PATH = "/v1/embeddings"
 VOYAGE_EMBEDDINGS_PATH = "/voyage/v1/embeddings"
-CHAT_PATHS = frozenset({CHAT_PATH, OPENAI_CHAT_PATH, ANTHROPIC_MESSAGES_PATH})
-EMBEDDING_PATHS = frozenset({OPENAI_EMBEDDINGS_PATH, VOYAGE_EMBEDDINGS_PATH})
+# An OpenAI-compatible host (Together, Ollama, …): OpenAI's paths under this
+# prefix, any model id accepted (each host names models its own way).
+COMPATIBLE_PREFIX = "/compatible"
+CHAT_PATHS = frozenset({CHAT_PATH, OPENAI_CHAT_PATH, ANTHROPIC_MESSAGES_PATH,
+                        COMPATIBLE_PREFIX + OPENAI_CHAT_PATH})
+EMBEDDING_PATHS = frozenset({OPENAI_EMBEDDINGS_PATH, VOYAGE_EMBEDDINGS_PATH,
+                             COMPATIBLE_PREFIX + OPENAI_EMBEDDINGS_PATH})

@@ -68,6 +68,9 @@ RATE_HEADER_NAMES = {
     "x-ratelimit-remaining-tokens": "anthropic-ratelimit-tokens-remaining",
 }
 
+# One fixed date for every model: the server's answers are deterministic.
+CREATED_AT = "2026-01-01T00:00:00Z"
+
 
 def error_type(error: ApiError) -> str:
     if error.type in ERROR_TYPES.values():
@@ -236,5 +239,5 @@ def model_body(model: Model) -> dict[str, Any]:
         "type": "model",
         "id": model.id,
         "display_name": model.display_name or model.id,
-        "created_at": model.created_at,
+        "created_at": CREATED_AT,
     }

@@ -17,6 +17,7 @@ from catalyst.local_server.catalog import (
     OPENAI_CHAT_MODELS,
     OPENAI_EMBEDDING_MODELS,
     OPENAI_RETIRED,
+    Model,
     openai_chat_model,
     openai_embedding_model,
 )
@@ -46,6 +47,7 @@ from catalyst.local_server.protocols.openai_shapes import (
 from catalyst.local_server.replies import Completion
 from catalyst.local_server.responder import Responder
 from catalyst.local_server.settings import (
+    COMPATIBLE_PREFIX,
     OPENAI_CHAT_PATH,
     OPENAI_EMBEDDINGS_PATH,
     MockSettings,
@@ -86,8 +88,15 @@ class OpenAIWire(ChatWire, EmbeddingWire):
     def error_body(self, error: ApiError, request_id: str) -> dict[str, Any]:
         return error_body(error, always_code_and_param=True)
 
+    # Where its paths start, and which chat models it knows.
+    prefix = ""
+
+    def find_chat_model(self, model_id: str) -> Model | None:
+        return openai_chat_model(model_id)
+
     def handle(self, responder: Responder) -> None:
         method, path = responder.exchange.method, responder.exchange.path
+        path = path.removeprefix(self.prefix)
         if method == "POST" and path == OPENAI_CHAT_PATH:
             run_chat(responder, self)
         elif method == "POST" and path == OPENAI_EMBEDDINGS_PATH:
@@ -108,7 +117,7 @@ class OpenAIWire(ChatWire, EmbeddingWire):
     # -- chat --------------------------------------------------------------------
 
     def validate_chat(self, body: Any, settings: MockSettings) -> ChatRequest | ApiError:
-        checked = check_chat(body, settings.fail_models, RULES, openai_chat_model, _retired)
+        checked = check_chat(body, settings.fail_models, RULES, self.find_chat_model, _retired)
         if isinstance(checked, ApiError):
             return checked
         body = checked.body
@@ -182,6 +191,19 @@ class OpenAIWire(ChatWire, EmbeddingWire):
         self, request: EmbeddingRequest, vectors: list[list[float]]
     ) -> dict[str, Any]:
         return embeddings_body(request, vectors)
+
+
+class CompatibleWire(OpenAIWire):
+    """An OpenAI-compatible host (Together, Fireworks, OpenRouter, DeepInfra,
+    Ollama, vLLM) under `/compatible/v1`: OpenAI's wire, any model id."""
+
+    name = "compatible"
+    prefix = COMPATIBLE_PREFIX
+
+    def find_chat_model(self, model_id: str) -> Model | None:
+        return openai_chat_model(model_id) or Model(
+            "compatible", model_id, 131_072, 32_768, None, None, None, None, "host"
+        )
 
 
 def _include_usage(request: ChatRequest) -> bool:

@@ -991,6 +991,9 @@ class ChatReply:
     usage: dict[str, int] = field(
         default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
     )
+    # Provider-specific fields of the output under the provider's own names
+    # (Anthropic's stop_reason), beside the common ones.
+    extra: dict[str, Any] = field(default_factory=dict)
     # Whether any text of a streamed reply went out (then no fallback may repeat it).
     streamed: bool = False
 
@@ -1013,10 +1016,14 @@ class ChatFailure:
 
 class ChatProvider(ABC):
     """One provider's SDK behind the chat runtime. Subclasses set `name`,
-    `label` and `errors` and implement the five methods; nothing else."""
+    `label`, `sdk` (the SDK module) and `errors`, and implement the four
+    abstract methods. The SDKs (Groq's, OpenAI's, Anthropic's) share one error
+    hierarchy, so `failure` explains any of them; a provider adds only what is
+    its own (`error_detail`, `status_kind`)."""
 
     name = ""
     label = ""
+    sdk: Any = None
     # The exceptions its SDK raises, which `failure` explains.
     errors: tuple[type[BaseException], ...] = ()
 
@@ -1038,11 +1045,91 @@ class ChatProvider(ABC):
     def stream(self, client: Any, request: dict[str, Any], reply: ChatReply) -> AsyncIterator[str]:
         """Yield text as it arrives and fill `reply` (model, finish_reason, usage)."""
 
-    @abstractmethod
+    def key_name(self, config: dict[str, Any]) -> str:
+        key = config.get("api_key")
+        return key["$secret"] if key else "(no key)"
+
+    def error_detail(self, exc: BaseException) -> dict[str, Any]:
+        """The error object of the provider's error body: message, type, code."""
+        body = getattr(exc, "body", None)
+        if isinstance(body, dict):
+            inner = body.get("error")
+            return inner if isinstance(inner, dict) else body
+        return {}
+
+    def status_kind(self, status: int, detail: dict[str, Any]) -> str | None:
+        """A provider's own reading of a status (Groq's 498), else None."""
+        return None
+
     def failure(
         self, exc: BaseException, ctx: NodeContext, config: dict[str, Any], model: str
     ) -> ChatFailure:
-        """What the SDK's exception means for the run, said for a user."""
+        """One line that says what went wrong and what to do about it, and
+        whether another model may fare better (overload, exhausted rate limits,
+        outages, cut streams, a missing or retired model; not a bad request)."""
+        sdk, label = self.sdk, self.label
+        detail = self.error_detail(exc)
+        message = str(detail.get("message") or getattr(exc, "message", "") or exc)
+        code = detail.get("code")
+        key = self.key_name(config)
+        if isinstance(exc, sdk.AuthenticationError):
+            return ChatFailure(
+                "configuration", f"{label} rejected the API key in {key} (401): {message}"
+            )
+        if isinstance(exc, sdk.PermissionDeniedError):
+            return ChatFailure(
+                "configuration", f"the API key in {key} may not use {model} (403): {message}"
+            )
+        if isinstance(exc, sdk.APITimeoutError):
+            return ChatFailure(
+                "transient",
+                f"{label} did not answer in time ({model}, after {ctx.retries} " "retries)",
+            )
+        if isinstance(exc, sdk.APIConnectionError):
+            where = exc.request.url.copy_with(path="/", query=None)
+            return ChatFailure(
+                "transient", _redact_urls(f"cannot reach {label} at {where}: {exc.message}")
+            )
+        if not isinstance(exc, sdk.APIStatusError):
+            if isinstance(exc, sdk.APIError):
+                # An error event inside a stream that had already begun.
+                return ChatFailure(
+                    "transient", _redact_urls(f"{label} broke off the reply: {message}")
+                )
+            return ChatFailure("transient", _redact_urls(f"the connection to {label} broke: {exc}"))
+        status = exc.status_code
+        if status < 400:
+            # An error event inside a stream that had begun (its status is 200).
+            kind = {"overloaded_error": "overloaded", "rate_limit_error": "rate_limited"}.get(
+                str(detail.get("type")), "transient"
+            )
+            return ChatFailure(kind, _redact_urls(f"{label} broke off the reply: {message}"))
+        retired = RETIRED_MODELS.get(self.name, {})
+        models = CHAT_MODELS.get(self.name, {})
+        if code == "model_decommissioned" or model in retired:
+            replacement = retired.get(model)
+            if replacement and replacement not in message:
+                message += f" Use {replacement!r} instead."
+        elif status == 404 and models:
+            message += f" Current models: {', '.join(models)}."
+        elif code == "context_length_exceeded" and model in models:
+            window = models[model]["context_window"]
+            message += f" {model} takes at most {window:,} tokens: shorten the input."
+        elif status == 429 or status >= 500:
+            message += f" (after {ctx.retries} retries)"
+        kind_name = code or detail.get("type") or "error"
+        text = _redact_urls(f"{label} answered {status} ({kind_name}): {message}")
+        kind = self.status_kind(status, detail)
+        if kind is None:
+            if status == 429:
+                kind = "rate_limited"
+            elif status == 408 or status >= 500:
+                kind = "overloaded"
+            elif status == 404 or code == "model_decommissioned" or model in retired:
+                kind = "unavailable"
+            else:
+                kind = "request"
+        return ChatFailure(kind, text)
 
 
 CHAT_PROVIDERS: dict[str, ChatProvider] = {}
@@ -1368,6 +1455,27 @@ def observe_rate_limits(provider: str, model: str, status: int, headers: Any) ->
         limiter.slowed_down(wait)
 
 
+def rate_limit_hook(provider: str, path: str) -> Callable[[Any], Awaitable[None]]:
+    """An HTTP client response hook: every response to `path`, retries
+    included, tells the runtime about the provider's rate limits."""
+
+    async def observe(response: Any) -> None:
+        if response.request.url.path.endswith(path):
+            model = json.loads(response.request.content).get("model")
+            observe_rate_limits(provider, model, response.status_code, response.headers)
+
+    return observe
+
+
+def base_url(provider: dict[str, Any], config: dict[str, Any]) -> str | None:
+    """Where a provider is: the node's base_url, else the provider's variable
+    (GROQ_BASE_URL, TOGETHER_BASE_URL, …), else its address; None leaves it to
+    the SDK (which reads its own variable)."""
+    return (
+        config.get("base_url") or os.environ.get(provider["base_url_env"]) or provider["base_url"]
+    )
+
+
 class CircuitBreaker:
     """Stops calls to a failing model for a while.
 
@@ -1423,15 +1531,23 @@ def chat_cost(provider: str, model: str, usage: dict[str, int]) -> float | None:
     return round(cost / 1_000_000, 8)
 
 
-def _chat_candidates(provider: str, config: dict[str, Any]) -> list[tuple[ChatProvider, str]]:
-    """The configured model, then each fallback: a model id of the same provider,
-    or {"provider", "model"} for another provider's model."""
-    candidates = [(CHAT_PROVIDERS[provider], config["model"])]
+def _chat_candidates(
+    provider: str, config: dict[str, Any]
+) -> list[tuple[ChatProvider, str, dict[str, Any]]]:
+    """The configured model, then each fallback: a model id of the same
+    provider, or {"provider", "model", "api_key"} for another provider's model
+    (with that provider's key), each with the config its call uses."""
+    candidates = [(CHAT_PROVIDERS[provider], config["model"], config)]
     for fallback in config.get("fallback_models", []):
         if isinstance(fallback, dict):
-            candidates.append((CHAT_PROVIDERS[fallback["provider"]], fallback["model"]))
+            other = {
+                **config,
+                "api_key": fallback.get("api_key"),
+                "base_url": fallback.get("base_url"),
+            }
+            candidates.append((CHAT_PROVIDERS[fallback["provider"]], fallback["model"], other))
         else:
-            candidates.append((CHAT_PROVIDERS[provider], fallback))
+            candidates.append((CHAT_PROVIDERS[provider], fallback, config))
     return candidates
 
 
@@ -1452,20 +1568,22 @@ async def execute_chat(
     # stream, dropped connection, rate limit, overload): then the node tries
     # again; `slowed` if any was a rate limit or overload, worth waiting out.
     transient, slowed = True, False
-    for chat, model in _chat_candidates(provider, config):
+    for chat, model, call_config in _chat_candidates(provider, config):
         breaker = circuit_breaker(chat.name, model, config)
         if not breaker.allows_call():
-            passed_over.append({"model": model, "reason": "circuit breaker open"})
-            ctx.emit("fallback", model=model, reason="circuit breaker open")
+            passed_over.append(
+                {"provider": chat.name, "model": model, "reason": "circuit breaker open"}
+            )
+            ctx.emit("fallback", provider=chat.name, model=model, reason="circuit breaker open")
             continue
         reply = ChatReply(model=model)
         try:
-            output = await _chat_call(ctx, chat, config, messages, reply)
+            output = await _chat_call(ctx, chat, call_config, messages, reply)
         except (*chat.errors, TransientError) as exc:
             failure = (
                 ChatFailure("transient", str(exc))
                 if isinstance(exc, TransientError)
-                else chat.failure(exc, ctx, config, model)
+                else chat.failure(exc, ctx, call_config, model)
             )
             if failure.kind == "configuration":
                 # The key or its rights: no other model, retry or onError mends it.
@@ -1481,19 +1599,18 @@ async def execute_chat(
                 # Tokens already went out: a fallback would repeat them. The
                 # node's own retries start the reply again, announced by an event.
                 raise TransientError(failure.message) from None
-            passed_over.append({"model": model, "reason": failure.message})
-            ctx.emit("fallback", model=model, reason=failure.message)
+            passed_over.append({"provider": chat.name, "model": model, "reason": failure.message})
+            ctx.emit("fallback", provider=chat.name, model=model, reason=failure.message)
             continue
         breaker.record(succeeded=True)
         if passed_over:
             output["fallbacks"] = passed_over
         return output
     reasons = "; ".join(f"{item['model']}: {item['reason']}" for item in passed_over)
-    label = CHAT_PROVIDERS[provider].label
     failure_type = (
         RateLimited if transient and slowed else TransientError if transient else WorkflowError
     )
-    raise failure_type(f"no {label} model answered ({reasons})")
+    raise failure_type(f"no model answered ({reasons})")
 
 
 async def _chat_call(
@@ -1524,15 +1641,17 @@ async def _chat_call(
     else:
         done = await chat.complete(client, request)
         reply.content, reply.finish_reason = done.content, done.finish_reason
-        reply.model, reply.usage = done.model, done.usage
+        reply.model, reply.usage, reply.extra = done.model, done.usage, done.extra
     await limiter.charge(reply.usage["total_tokens"] - estimate)
     return {
         "content": reply.content,
         "finish_reason": reply.finish_reason,
         "model": reply.model,
+        "provider": chat.name,
         "usage": reply.usage,
         "cost_usd": chat_cost(chat.name, reply.model, reply.usage),
         "latency_ms": _elapsed_ms(started),
+        **reply.extra,
     }
 
 
@@ -1542,52 +1661,61 @@ def _token_estimate(messages: list[dict[str, Any]], config: dict[str, Any]) -> i
     return prompt + int(config.get("max_completion_tokens") or 0)
 
 
-CHAT_MODELS["groq"] = {
-    "openai/gpt-oss-120b": {
-        "context_window": 131072,
-        "usd_per_million": [0.15, 0.6],
-        "requests_per_minute": 1000,
-        "tokens_per_minute": 250000,
-    },
-    "openai/gpt-oss-20b": {
-        "context_window": 131072,
-        "usd_per_million": [0.075, 0.3],
-        "requests_per_minute": 1000,
-        "tokens_per_minute": 250000,
-    },
-    "qwen/qwen3.8-27b": {
-        "context_window": 131072,
-        "usd_per_million": [0.8, 4.0],
-        "requests_per_minute": 1000,
-        "tokens_per_minute": 250000,
-    },
-    "groq/compound": {
-        "context_window": 131072,
-        "usd_per_million": [None, None],
-        "requests_per_minute": 200,
-        "tokens_per_minute": 200000,
-    },
-    "groq/compound-mini": {
-        "context_window": 131072,
-        "usd_per_million": [None, None],
-        "requests_per_minute": 200,
-        "tokens_per_minute": 200000,
-    },
-}
-RETIRED_MODELS["groq"] = {
-    "llama-3.1-8b-instant": "openai/gpt-oss-20b",
-    "llama-3.3-70b-versatile": "openai/gpt-oss-120b",
-    "llama-3.1-70b-versatile": "openai/gpt-oss-120b",
-    "mixtral-8x7b-32768": "openai/gpt-oss-20b",
-    "gemma2-9b-it": "openai/gpt-oss-20b",
-    "llama3-8b-8192": "openai/gpt-oss-20b",
-    "llama3-70b-8192": "openai/gpt-oss-120b",
-    "qwen/qwen3-32b": "qwen/qwen3.8-27b",
-    "meta-llama/llama-4-scout-17b-16e-instruct": "openai/gpt-oss-20b",
-    "meta-llama/llama-4-maverick-17b-128e-instruct": "openai/gpt-oss-120b",
-    "moonshotai/kimi-k2-instruct": "openai/gpt-oss-120b",
-    "moonshotai/kimi-k2-instruct-0905": "openai/gpt-oss-120b",
-}
+CHAT_MODELS.update(
+    {
+        "groq": {
+            "openai/gpt-oss-120b": {
+                "context_window": 131072,
+                "usd_per_million": [0.15, 0.6],
+                "requests_per_minute": 1000,
+                "tokens_per_minute": 250000,
+            },
+            "openai/gpt-oss-20b": {
+                "context_window": 131072,
+                "usd_per_million": [0.075, 0.3],
+                "requests_per_minute": 1000,
+                "tokens_per_minute": 250000,
+            },
+            "qwen/qwen3.8-27b": {
+                "context_window": 131072,
+                "usd_per_million": [0.8, 4.0],
+                "requests_per_minute": 1000,
+                "tokens_per_minute": 250000,
+            },
+            "groq/compound": {
+                "context_window": 131072,
+                "usd_per_million": [None, None],
+                "requests_per_minute": 200,
+                "tokens_per_minute": 200000,
+            },
+            "groq/compound-mini": {
+                "context_window": 131072,
+                "usd_per_million": [None, None],
+                "requests_per_minute": 200,
+                "tokens_per_minute": 200000,
+            },
+        }
+    }
+)
+RETIRED_MODELS.update(
+    {
+        "groq": {
+            "llama-3.1-8b-instant": "openai/gpt-oss-20b",
+            "llama-3.3-70b-versatile": "openai/gpt-oss-120b",
+            "llama-3.1-70b-versatile": "openai/gpt-oss-120b",
+            "mixtral-8x7b-32768": "openai/gpt-oss-20b",
+            "gemma2-9b-it": "openai/gpt-oss-20b",
+            "llama3-8b-8192": "openai/gpt-oss-20b",
+            "llama3-70b-8192": "openai/gpt-oss-120b",
+            "qwen/qwen3-32b": "qwen/qwen3.8-27b",
+            "meta-llama/llama-4-scout-17b-16e-instruct": "openai/gpt-oss-20b",
+            "meta-llama/llama-4-maverick-17b-128e-instruct": "openai/gpt-oss-120b",
+            "moonshotai/kimi-k2-instruct": "openai/gpt-oss-120b",
+            "moonshotai/kimi-k2-instruct-0905": "openai/gpt-oss-120b",
+        }
+    }
+)
+_GROQ_HOST = {"label": "Groq", "base_url_env": "GROQ_BASE_URL", "base_url": "https://api.groq.com"}
 _GROQ_PARAMETERS = ("temperature", "max_completion_tokens", "top_p", "stop", "seed")
 
 
@@ -1597,16 +1725,20 @@ class GroqProvider(ChatProvider):
 
     name = "groq"
     label = "Groq"
+    sdk = groq
     errors = (groq.APIError, httpx.TransportError)
 
     def client(self, ctx: NodeContext, config: dict[str, Any]) -> groq.AsyncGroq:
         api_key = ctx.secret(config["api_key"])
+        url = base_url(_GROQ_HOST, config)
 
         def create() -> groq.AsyncGroq:
-            http = groq.DefaultAsyncHttpxClient(event_hooks={"response": [_observe_groq]})
-            return groq.AsyncGroq(api_key=api_key, http_client=http)
+            hooks = {"response": [rate_limit_hook("groq", "/chat/completions")]}
+            http = groq.DefaultAsyncHttpxClient(event_hooks=hooks)
+            return groq.AsyncGroq(api_key=api_key, base_url=url, http_client=http)
 
-        client: groq.AsyncGroq = ctx.resource(("groq", config["api_key"]["$secret"]), create)
+        key = ("groq", url, config["api_key"]["$secret"])
+        client: groq.AsyncGroq = ctx.resource(key, create)
         if ctx.timeout is not None:
             return client.with_options(max_retries=ctx.retries, timeout=ctx.timeout)
         timeout = httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
@@ -1658,60 +1790,9 @@ class GroqProvider(ChatProvider):
             raise TransientError(f"the stream from Groq broke off: {exc}") from None
         reply.content, reply.usage = text.decode(), _groq_usage(usage)
 
-    def failure(
-        self, exc: BaseException, ctx: NodeContext, config: dict[str, Any], model: str
-    ) -> ChatFailure:
-        """One line that says what went wrong and what to do about it, and
-        whether another model may fare better (overload, exhausted rate limits,
-        outages, cut streams, a missing or retired model; not a bad request)."""
-        detail = _groq_error(exc)
-        message = detail.get("message") or str(exc)
-        code = detail.get("code")
-        key = config["api_key"]["$secret"]
-        if isinstance(exc, groq.AuthenticationError):
-            return ChatFailure(
-                "configuration", f"Groq rejected the API key in {key} (401): {message}"
-            )
-        if isinstance(exc, groq.PermissionDeniedError):
-            return ChatFailure(
-                "configuration", f"the API key in {key} may not use {model} (403): {message}"
-            )
-        if isinstance(exc, groq.APITimeoutError):
-            return ChatFailure(
-                "transient",
-                f"Groq did not answer in time ({model}, after {ctx.retries} " "retries)",
-            )
-        if isinstance(exc, groq.APIConnectionError):
-            where = exc.request.url.copy_with(path="/")
-            return ChatFailure(
-                "transient", _redact_urls(f"cannot reach Groq at {where}: {exc.message}")
-            )
-        if isinstance(exc, httpx.TransportError):
-            return ChatFailure("transient", _redact_urls(f"the connection to Groq broke: {exc}"))
-        if not isinstance(exc, groq.APIStatusError):
-            return ChatFailure("request", _redact_urls(str(exc)))
-        status = exc.status_code
-        retired = RETIRED_MODELS["groq"]
-        if code == "model_decommissioned" or model in retired:
-            replacement = retired.get(model)
-            if replacement and replacement not in message:
-                message += f" Use {replacement!r} instead."
-        elif status == 404:
-            message += f" Current models: {', '.join(CHAT_MODELS['groq'])}."
-        elif code == "context_length_exceeded" and model in CHAT_MODELS["groq"]:
-            window = CHAT_MODELS["groq"][model]["context_window"]
-            message += f" {model} takes at most {window:,} tokens: shorten the input."
-        elif status == 429 or status >= 500:
-            message += f" (after {ctx.retries} retries)"
-        text = _redact_urls(
-            f"Groq answered {status} ({code or detail.get('type') or 'error'}): {message}"
-        )
-        if status in (429, 498):  # 498: flex-tier capacity, a rate limit by another name
-            return ChatFailure("rate_limited", text)
-        if status == 408 or status >= 500:
-            return ChatFailure("overloaded", text)
-        unavailable = status == 404 or code == "model_decommissioned"
-        return ChatFailure("unavailable" if unavailable else "request", text)
+    def status_kind(self, status: int, detail: dict[str, Any]) -> str | None:
+        # 498: flex-tier capacity, a rate limit by another name.
+        return "rate_limited" if status == 498 else None
 
 
 CHAT_PROVIDERS["groq"] = GroqProvider()
@@ -1725,20 +1806,6 @@ def _groq_usage(usage: Any) -> dict[str, int]:
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
     }
-
-
-def _groq_error(exc: BaseException) -> dict[str, Any]:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        return body.get("error", body) if isinstance(body.get("error"), dict) else body
-    return {}
-
-
-async def _observe_groq(response: httpx.Response) -> None:
-    """Every response, retries included, tells the chat runtime about rate limits."""
-    if response.request.url.path.endswith("/chat/completions"):
-        model = json.loads(response.request.content).get("model")
-        observe_rate_limits("groq", model, response.status_code, response.headers)
 
 
 async def execute_groq_completion(
