@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import hashlib
-import importlib.util
+import importlib.metadata
 import json
 import os
 import re
@@ -28,6 +28,7 @@ from catalyst.graph import GRAPH_FORMATS, render_graph
 from catalyst.identifiers import snake_case
 from catalyst.loading import document_shape, read_document, workflow_ids
 from catalyst.local_server import cli as mock_cli
+from catalyst.provider_models import PROVIDERS, Provider
 from catalyst.registry import node_types
 from catalyst.terminal import printable, printable_json
 from catalyst.upgrade import upgrade_text
@@ -336,25 +337,39 @@ def cmd_run(args: argparse.Namespace, script_args: list[str]) -> int:
         script = Path(folder) / ("run-" + target.script_name())
         script.write_text(result.source, encoding="utf-8")
         command = [sys.executable, str(script), *script_args]
-        if os.environ.get("GROQ_API_KEY") or not result.plan.env_vars:
+        keyless = [provider for provider in PROVIDERS
+                   if provider.key_env in result.plan.env_vars
+                   and not os.environ.get(provider.key_env)]
+        if not keyless:
             return subprocess.call(command)
-        return _run_against_local_server(command)
+        return _run_against_local_server(command, keyless)
 
 
 def _missing_requirements(requirements: Sequence[str]) -> list[str]:
-    """Requirements whose package this interpreter cannot import."""
-    names = {requirement: re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0]
-             for requirement in requirements}
-    return [req for req, name in names.items() if importlib.util.find_spec(name) is None]
+    """Requirements whose distribution is not installed for this interpreter."""
+    missing = []
+    for requirement in requirements:
+        name = re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0]
+        try:
+            importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(requirement)
+    return missing
 
 
-def _run_against_local_server(command: list[str]) -> int:
+def _run_against_local_server(command: list[str], keyless: Sequence[Provider]) -> int:
+    """Run with every provider whose key is missing aimed at the local server,
+    through each SDK's own base-URL variable; the others call the real API."""
     from catalyst.mock_groq import MockGroqServer, MockSettings
 
     with MockGroqServer(MockSettings(tokens_per_second=400)) as server:
-        print(f"note: GROQ_API_KEY is not set, so this run uses Catalyst's local Groq-protocol "
-              f"server at {server.base_url} (canned replies, no real model)", file=sys.stderr)
-        env = dict(os.environ, GROQ_BASE_URL=server.base_url, GROQ_API_KEY="local-mock")
+        env = dict(os.environ)
+        for provider in keyless:
+            print(f"note: {provider.key_env} is not set, so {provider.label} calls go to "
+                  f"Catalyst's local server at {server.base_url_for(provider.name)} "
+                  "(canned replies, no real model)", file=sys.stderr)
+            env[provider.key_env] = "local-mock"
+            env[provider.base_url_env] = server.base_url_for(provider.name)
         return subprocess.call(command, env=env)
 
 

@@ -43,7 +43,7 @@ def compile_example(name: str, workflow_id: str | None = None) -> Compiled:
 
 
 # Every provider's key and base-URL variable (catalyst/provider_models.py).
-_PROVIDER_VARIABLES = tuple(
+PROVIDER_VARIABLES = tuple(
     name for p in PROVIDERS for name in (p.key_env, p.base_url_env)
 )
 
@@ -52,10 +52,7 @@ def provider_env(server: MockGroqServer) -> dict[str, str]:
     """Variables that aim every provider's SDK at the local server, with test keys."""
     environment: dict[str, str] = {}
     for provider in PROVIDERS:
-        url = {"groq": server.groq_base_url, "openai": server.openai_base_url,
-               "anthropic": server.anthropic_base_url,
-               "voyage": server.voyage_base_url}.get(provider.name, server.compatible_base_url)
-        environment[provider.base_url_env] = url
+        environment[provider.base_url_env] = server.base_url_for(provider.name)
         environment[provider.key_env] = "test-key"
     return environment
 
@@ -69,7 +66,7 @@ def run_script(
     timeout: float = 60,
 ) -> ScriptRun:
     """Run a generated script as a user would: a subprocess with its own interpreter."""
-    environment = {k: v for k, v in os.environ.items() if k not in _PROVIDER_VARIABLES}
+    environment = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES}
     if server is not None:
         environment.update(provider_env(server))
     environment.update(env or {})

@@ -138,9 +138,11 @@ def variant_of_summarize(tmp_path: Path, model: str) -> Path:
 # Every workflow in examples/ must have an end-to-end run below.
 COVERED = {
     "enrich_order",
+    "groq_with_claude_fallback",
     "language_router",
     "research_diamond",
     "resilient_classify",
+    "second_opinion",
     "streaming_chat",
     "summarize",
     "support_triage.draft_reply",
@@ -768,3 +770,64 @@ def test_library_runs_in_two_event_loops_cleanly(
             result = asyncio.run(module.run_workflow({"text": text}))
             assert result["outputs"]["groq-1"]["content"] == REPLY + f"Summarise: {text}"
     assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
+
+
+# -- second_opinion: OpenAI and Anthropic at once -----------------------------------------
+
+
+def test_second_opinion_asks_gpt_and_claude_concurrently(
+    example_script, groq_server: MockGroqServer
+) -> None:
+    # Both requests must be in flight together before either is answered.
+    groq_server.settings = MockSettings(hold_until_in_flight=2)
+    run = run_script(example_script("second_opinion.json"), "--input", "question=Why tea?",
+                     "--json", server=groq_server)
+
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    side_by_side = result["outputs"]["compare"]
+    assert side_by_side["gpt"] == REPLY + "Why tea?"
+    assert side_by_side["claude"] == REPLY + "Why tea?"
+    assert side_by_side["claude_stop_reason"] == "end_turn"
+    assert side_by_side["tokens"] == result["usage"]["total_tokens"]
+    assert groq_server.max_in_flight == 2
+    by_path = {request.path: request.body for request in groq_server.chat_requests()}
+    assert by_path["/v1/chat/completions"]["model"] == "gpt-5.4-mini"
+    assert by_path["/v1/chat/completions"]["max_completion_tokens"] == 300
+    claude = by_path["/v1/messages"]
+    assert claude["model"] == "claude-sonnet-4-6"
+    assert claude["system"] == "Answer in at most three sentences."
+    assert claude["max_tokens"] == 300
+
+
+# -- groq_with_claude_fallback ----------------------------------------------------------------
+
+
+def test_groq_with_claude_fallback_answers_on_groq_when_it_is_up(
+    example_script, groq_server: MockGroqServer
+) -> None:
+    run = run_script(example_script("groq_with_claude_fallback.json"), "--input",
+                     "text=Where is my order?", server=groq_server)
+
+    assert run.returncode == 0, run.stderr
+    assert "groq/openai/gpt-oss-20b labelled it " + REPLY + "Where is my order?" in run.stderr
+    assert [r.path for r in groq_server.chat_requests()] == ["/openai/v1/chat/completions"]
+
+
+def test_groq_with_claude_fallback_answers_on_claude_when_groq_is_down(
+    example_script, groq_server: MockGroqServer
+) -> None:
+    down = (503, "service_unavailable", "Groq is over capacity")
+    groq_server.settings = MockSettings(
+        fail_models={"openai/gpt-oss-20b": down, "openai/gpt-oss-120b": down})
+
+    run = run_script(example_script("groq_with_claude_fallback.json"), "--input",
+                     "text=Where is my order?", "--json", server=groq_server)
+
+    assert run.returncode == 0, run.stderr
+    output = json.loads(run.stdout)["nodes"]["classify"]
+    assert output["model"] == "claude-haiku-4-5"
+    assert [(item["provider"], item["model"]) for item in output["fallbacks"]] == [
+        ("groq", "openai/gpt-oss-20b"), ("groq", "openai/gpt-oss-120b")]
+    assert all("503" in item["reason"] for item in output["fallbacks"])
+    assert "anthropic/claude-haiku-4-5 labelled it" in run.stderr

@@ -28,7 +28,7 @@ from typing import Any
 import groq
 import httpx
 import pytest
-from conftest import EXAMPLES, ROOT, build, run_script
+from conftest import EXAMPLES, PROVIDER_VARIABLES, ROOT, build, run_script
 
 from catalyst.mock_groq import MockGroqServer, MockSettings
 
@@ -598,7 +598,7 @@ def test_resuming_over_earlier_failures_still_exits_one(tmp_path: Path) -> None:
 
 
 def catalyst_run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    # This interpreter's catalyst, whatever `catalyst` on PATH points at.
+    environment = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES}
     environment = {k: v for k, v in os.environ.items() if not k.startswith("GROQ_")}
     environment.update(env)
     return subprocess.run(
@@ -613,7 +613,7 @@ def test_catalyst_run_without_a_key_uses_the_local_server() -> None:
 
     assert completed.returncode == 0, completed.stderr
     assert "GROQ_API_KEY is not set" in completed.stderr
-    assert "local Groq-protocol server" in completed.stderr
+    assert "Groq calls go to Catalyst's local server" in completed.stderr
     assert completed.stdout.startswith("Mock reply to: Summarise: Catalyst compiles workflows.")
 
 

@@ -185,6 +185,17 @@ class LocalServer:
         """Voyage-shaped embeddings (`voyageai.Client(base_url=...)`), under its own prefix."""
         return self.base_url + "/voyage/v1"
 
+    def base_url_for(self, provider_name: str) -> str:
+        """The value for a provider's base-URL variable (catalyst/provider_models.py)
+        that aims its SDK at this server: Groq, OpenAI, Anthropic and Voyage by
+        their own wires, any OpenAI-compatible host at /compatible/v1."""
+        return {
+            "groq": self.groq_base_url,
+            "openai": self.openai_base_url,
+            "anthropic": self.anthropic_base_url,
+            "voyage": self.voyage_base_url,
+        }.get(provider_name, self.compatible_base_url)
+
     @property
     def settings(self) -> MockSettings:
         return self._state.settings
