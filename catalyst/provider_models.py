@@ -36,41 +36,47 @@ class Provider:
 
     name: str
     label: str
-    # Which client speaks to it: "groq", "openai" or "anthropic" SDK, or plain HTTP.
+    # Which SDK speaks to it: "groq", "openai" or "anthropic" (Voyage's
+    # embeddings endpoint is OpenAI-shaped, so the openai SDK speaks to it too).
     sdk: str
     key_env: str
     base_url_env: str
     base_url: str
     key_optional: bool = False
+    # What it is used for: "chat", "embeddings".
+    serves: tuple[str, ...] = ("chat",)
 
 
 PROVIDERS: tuple[Provider, ...] = (
     Provider("groq", "Groq", "groq", "GROQ_API_KEY", "GROQ_BASE_URL", "https://api.groq.com"),
     Provider("openai", "OpenAI", "openai", "OPENAI_API_KEY", "OPENAI_BASE_URL",
-             "https://api.openai.com/v1"),
+             "https://api.openai.com/v1", serves=("chat", "embeddings")),
     Provider("anthropic", "Anthropic", "anthropic", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
              "https://api.anthropic.com"),
     Provider("together", "Together", "openai", "TOGETHER_API_KEY", "TOGETHER_BASE_URL",
-             "https://api.together.ai/v1"),
+             "https://api.together.ai/v1", serves=("chat", "embeddings")),
     Provider("fireworks", "Fireworks", "openai", "FIREWORKS_API_KEY", "FIREWORKS_BASE_URL",
-             "https://api.fireworks.ai/inference/v1"),
+             "https://api.fireworks.ai/inference/v1", serves=("chat", "embeddings")),
     Provider("openrouter", "OpenRouter", "openai", "OPENROUTER_API_KEY", "OPENROUTER_BASE_URL",
              "https://openrouter.ai/api/v1"),
     Provider("deepinfra", "DeepInfra", "openai", "DEEPINFRA_API_KEY", "DEEPINFRA_BASE_URL",
-             "https://api.deepinfra.com/v1/openai"),
+             "https://api.deepinfra.com/v1/openai", serves=("chat", "embeddings")),
     Provider("ollama", "Ollama", "openai", "OLLAMA_API_KEY", "OLLAMA_BASE_URL",
-             "http://localhost:11434/v1", key_optional=True),
+             "http://localhost:11434/v1", key_optional=True, serves=("chat", "embeddings")),
     Provider("vllm", "vLLM", "openai", "VLLM_API_KEY", "VLLM_BASE_URL",
-             "http://localhost:8000/v1", key_optional=True),
-    Provider("voyage", "Voyage AI", "http", "VOYAGE_API_KEY", "VOYAGE_BASE_URL",
-             "https://api.voyageai.com/v1"),
+             "http://localhost:8000/v1", key_optional=True, serves=("chat", "embeddings")),
+    Provider("voyage", "Voyage AI", "openai", "VOYAGE_API_KEY", "VOYAGE_BASE_URL",
+             "https://api.voyageai.com/v1", serves=("embeddings",)),
 )  # fmt: skip
 
-# OpenAI-compatible hosts reached through the openai SDK with their base URL.
+# OpenAI-compatible chat hosts reached through the openai SDK with their base URL.
 COMPATIBLE_PRESETS: tuple[str, ...] = tuple(
-    p.name for p in PROVIDERS if p.sdk == "openai" and p.name != "openai"
+    p.name for p in PROVIDERS if p.sdk == "openai" and p.name != "openai" and "chat" in p.serves
 )
-CHAT_PROVIDER_NAMES: tuple[str, ...] = tuple(p.name for p in PROVIDERS if p.sdk != "http")
+CHAT_PROVIDER_NAMES: tuple[str, ...] = tuple(p.name for p in PROVIDERS if "chat" in p.serves)
+EMBEDDING_PROVIDER_NAMES: tuple[str, ...] = tuple(
+    p.name for p in PROVIDERS if "embeddings" in p.serves
+)
 
 
 @dataclass(frozen=True)

@@ -279,8 +279,8 @@ def config_schema(model: builtins.type[BaseModel]) -> dict[str, Any]:
 # here yet: naming one is a clear "not implemented" error, not "unknown type".
 PLANNED_TYPES: frozenset[str] = frozenset(
     {
-        "azureOpenaiCompletion", "embeddingGenerate",
-        "agenticToolCall", "llmRouter", "qdrantSearch", "postgresQuery", "redisOperation",
+        "azureOpenaiCompletion",
+        "agenticToolCall", "qdrantSearch", "postgresQuery", "redisOperation",
         "httpRequest", "webhookSend", "switch", "loop", "parallel", "aggregate", "retry", "delay",
         "earlyReturn", "jsonTransform", "mapArray", "filterArray", "validate", "rateLimit",
     }

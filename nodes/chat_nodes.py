@@ -95,10 +95,9 @@ def default_key(provider_name: str) -> SecretRef | None:
     return SecretRef(env=found.key_env)
 
 
-class ChatConfig(NodeConfig):
-    """Settings every chat completion node has, whatever the provider."""
+class ChatSettings(NodeConfig):
+    """What every chat node sends and how it paces itself, whatever the model."""
 
-    model: str = Field(description="Model id.")
     system_prompt: str | None = Field(
         None,
         validation_alias=AliasChoices("system_prompt", "systemPrompt", "system"),
@@ -127,13 +126,6 @@ class ChatConfig(NodeConfig):
         None, max_length=4, description="Up to four stop sequences."
     )
     stream: bool = Field(False, description="Stream tokens to listeners as they arrive.")
-    fallback_models: list[str | FallbackModel] = Field(
-        default_factory=list,
-        validation_alias=AliasChoices("fallback_models", "fallbackModels"),
-        description="Models tried in order when the model is unavailable or its breaker is "
-        'open: a model id of the same provider, or {"provider", "model"} for another '
-        "provider's (its key from that provider's usual variable, or `api_key`).",
-    )
     circuit_breaker: CircuitBreakerConfig = Field(
         default_factory=CircuitBreakerConfig,
         validation_alias=AliasChoices("circuit_breaker", "circuitBreaker"),
@@ -151,6 +143,19 @@ class ChatConfig(NodeConfig):
     )
 
 
+class ChatConfig(ChatSettings):
+    """A chat completion node: one model, and the models to fall back to."""
+
+    model: str = Field(description="Model id.")
+    fallback_models: list[str | FallbackModel] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("fallback_models", "fallbackModels"),
+        description="Models tried in order when the model is unavailable or its breaker is "
+        'open: a model id of the same provider, or {"provider", "model"} for another '
+        "provider's (its key from that provider's usual variable, or `api_key`).",
+    )
+
+
 def chat_api_key(provider_name: str, label: str) -> Any:
     key = provider_models.provider(provider_name)
     assert key is not None
@@ -161,7 +166,7 @@ def chat_api_key(provider_name: str, label: str) -> Any:
     )
 
 
-def _model_warnings(provider: str, model: str, node_id: str, path: str) -> list[Diagnostic]:
+def model_warnings(provider: str, model: str, node_id: str, path: str) -> list[Diagnostic]:
     if "{{" in model:
         return []
     info = provider_models.provider(provider)
@@ -194,6 +199,20 @@ def _model_warnings(provider: str, model: str, node_id: str, path: str) -> list[
     return []
 
 
+def missing_prompt(config: ChatSettings, context: NodeCheckContext) -> list[Diagnostic]:
+    if config.prompt or config.messages or "input" in context.connected_inputs:
+        return []
+    return [
+        Diagnostic(
+            code="missing-prompt",
+            node_id=context.node_id,
+            path=context.config_path,
+            message="nothing to send: no prompt, no messages and no edge into `input`",
+            hint="set `prompt` or `messages`, or connect a promptTemplate to `input`",
+        )
+    ]
+
+
 def chat_check(
     provider_of: Callable[[Any], str],
 ) -> Callable[[Any, NodeCheckContext], Sequence[Diagnostic]]:
@@ -203,15 +222,15 @@ def chat_check(
 
     def check(config: Any, context: NodeCheckContext) -> Sequence[Diagnostic]:
         provider = provider_of(config)
-        problems = _model_warnings(provider, config.model, context.node_id,
+        problems = model_warnings(provider, config.model, context.node_id,
                                    context.pointer("model"))
         for index, fallback in enumerate(config.fallback_models):
             path = context.pointer("fallback_models") + json_pointer(index)
             if isinstance(fallback, FallbackModel):
-                problems += _model_warnings(fallback.provider, fallback.model, context.node_id,
+                problems += model_warnings(fallback.provider, fallback.model, context.node_id,
                                             path + "/model")
             else:
-                problems += _model_warnings(provider, fallback, context.node_id, path)
+                problems += model_warnings(provider, fallback, context.node_id, path)
         current = provider_models.chat_model(provider, config.model)
         limit = current.max_completion_tokens if current else None
         tokens = config.max_completion_tokens
@@ -225,16 +244,7 @@ def chat_check(
                     hint=f"use at most {limit}",
                 )
             )
-        if not (config.prompt or config.messages or "input" in context.connected_inputs):
-            problems.append(
-                Diagnostic(
-                    code="missing-prompt",
-                    node_id=context.node_id,
-                    path=context.config_path,
-                    message="nothing to send: no prompt, no messages and no edge into `input`",
-                    hint="set `prompt` or `messages`, or connect a promptTemplate to `input`",
-                )
-            )
+        problems += missing_prompt(config, context)
         return problems
 
     return check

@@ -137,6 +137,7 @@ def variant_of_summarize(tmp_path: Path, model: str) -> Path:
 
 # Every workflow in examples/ must have an end-to-end run below.
 COVERED = {
+    "cheapest_answer",
     "enrich_order",
     "groq_with_claude_fallback",
     "language_router",
@@ -831,3 +832,20 @@ def test_groq_with_claude_fallback_answers_on_claude_when_groq_is_down(
         ("groq", "openai/gpt-oss-20b"), ("groq", "openai/gpt-oss-120b")]
     assert all("503" in item["reason"] for item in output["fallbacks"])
     assert "anthropic/claude-haiku-4-5 labelled it" in run.stderr
+
+
+# -- cheapest_answer: llmRouter ----------------------------------------------------------------
+
+
+def test_cheapest_answer_routes_to_the_cheapest_model_and_logs_why(
+    example_script, groq_server: MockGroqServer
+) -> None:
+    run = run_script(example_script("cheapest_answer.json"), "--input", "question=Why tea?",
+                     "--json", server=groq_server)
+
+    assert run.returncode == 0, run.stderr
+    # gpt-oss-120b on Groq: US$0.15 / 0.60 per million, the cheapest of the three.
+    assert json.loads(run.stdout)["nodes"]["router"]["model"] == "openai/gpt-oss-120b"
+    assert "groq/openai/gpt-oss-120b: cost: cheapest of 3 models" in run.stderr
+    (request,) = groq_server.chat_requests()
+    assert request.body["max_completion_tokens"] == 200

@@ -1133,7 +1133,22 @@ class ChatProvider(ABC):
         return ChatFailure(kind, text)
 
 
+# Every provider a node of this script calls, by name (chat, or embeddings
+# through the same SDK adapter).
 CHAT_PROVIDERS: dict[str, ChatProvider] = {}
+
+
+def failure_error(failure: ChatFailure) -> WorkflowError:
+    """The exception that makes the run do what a failure calls for: stop
+    (configuration), fail the node (request, unavailable), retry it
+    (transient), or wait and retry until the deadline (rate limits, overload)."""
+    if failure.kind == "configuration":
+        return ConfigurationError(failure.message)
+    if failure.kind == "transient":
+        return TransientError(failure.message)
+    if failure.kind in ("rate_limited", "overloaded"):
+        return RateLimited(failure.message)
+    return WorkflowError(failure.message)
 
 
 def chat_messages(config: dict[str, Any], upstream: Any) -> list[dict[str, Any]]:
@@ -1492,6 +1507,12 @@ class CircuitBreaker:
         self.opened_at: float | None = None
         self.probing = False
 
+    def is_open(self) -> bool:
+        """Whether calls skip the model now (open, and no probe is due)."""
+        if self.opened_at is None:
+            return False
+        return self.probing or _now() - self.opened_at < self.cooldown_s
+
     def allows_call(self) -> bool:
         if self.opened_at is None:
             return True
@@ -1586,11 +1607,9 @@ async def execute_chat(
                 if isinstance(exc, TransientError)
                 else chat.failure(exc, ctx, call_config, model)
             )
-            if failure.kind == "configuration":
-                # The key or its rights: no other model, retry or onError mends it.
-                raise ConfigurationError(failure.message) from None
-            if failure.kind == "request":
-                raise WorkflowError(failure.message) from None
+            if failure.kind in ("configuration", "request"):
+                # The key or its rights, or the request itself: no other model mends it.
+                raise failure_error(failure) from None
             if failure.kind != "rate_limited":
                 # Being asked to slow down is not an outage of the model.
                 breaker.record(succeeded=False)
@@ -1852,12 +1871,12 @@ async def node_is_french(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
 async def node_answer_fr(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
     config = ctx.resolve(
         {
-            "model": "openai/gpt-oss-20b",
             "system_prompt": "Réponds toujours en français.",
             "prompt": "{{ input.question }}",
             "stream": False,
-            "fallback_models": [],
             "circuit_breaker": {"failures": 5, "cooldown_s": 60},
+            "model": "openai/gpt-oss-20b",
+            "fallback_models": [],
             "api_key": {"$secret": "GROQ_API_KEY"},
         }
     )
@@ -1868,12 +1887,12 @@ async def node_answer_fr(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
 async def node_answer_en(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
     config = ctx.resolve(
         {
-            "model": "openai/gpt-oss-20b",
             "system_prompt": "Always answer in English.",
             "prompt": "{{ input.question }}",
             "stream": False,
-            "fallback_models": [],
             "circuit_breaker": {"failures": 5, "cooldown_s": 60},
+            "model": "openai/gpt-oss-20b",
+            "fallback_models": [],
             "api_key": {"$secret": "GROQ_API_KEY"},
         }
     )
