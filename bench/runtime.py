@@ -60,7 +60,12 @@ changed (the client-side pacing lifted, a hand-written floor, a warm client)
 to show where time goes. Ratios near 1.00x mean "no measurable overhead"; the
 machine is noisy, so differences of a few percent between runs are normal.
 
-Usage: python bench/runtime.py [--quick] [--only reuse]
+7. Other providers: per provider (OpenAI, Anthropic), a one-node workflow
+   (openaiCompletion / anthropicCompletion) called 10 times in a row through
+   `run_workflow` against the same 10 calls on one long-lived SDK client
+   (server latency as in section 5, client pacing lifted). Target <= 1.05x.
+
+Usage: python bench/runtime.py [--quick] [--only reuse|providers]
 """
 
 from __future__ import annotations
@@ -758,6 +763,75 @@ def bench_dask(scripts: Path, settings: Settings) -> list[Row]:
 # -- report --------------------------------------------------------------------------------------
 
 
+# -- 7. other providers ---------------------------------------------------------------
+
+
+PROVIDER_NODES = {
+    "openai": ("openaiCompletion", "gpt-5.4-mini"),
+    "anthropic": ("anthropicCompletion", "claude-haiku-4-5"),
+}
+
+
+def provider_workflow(provider: str) -> Document:
+    node_type, model = PROVIDER_NODES[provider]
+    node = {"id": "llm", "type": node_type,
+            "data": {"label": "llm", "config": {"model": model, "prompt": "{{ input.text }}",
+                                                "max_completion_tokens": 64}}}
+    return workflow(f"bench-{provider}", [node])
+
+
+async def provider_calls_by_hand(provider: str, server: MockGroqServer, client: Any,
+                                 calls: int, text: str) -> float:
+    """The same calls as a person would write them with the SDK: one client, awaited in turn."""
+    _, model = PROVIDER_NODES[provider]
+    started = time.perf_counter()
+    for _ in range(calls):
+        if provider == "openai":
+            await client.chat.completions.create(
+                model=model, messages=messages(text), max_completion_tokens=64)
+        else:
+            await client.messages.create(
+                model=model, max_tokens=64, messages=[{"role": "user", "content": text}])
+    return time.perf_counter() - started
+
+
+async def provider_calls_generated(module: ModuleType, calls: int, text: str) -> float:
+    started = time.perf_counter()
+    for _ in range(calls):
+        await module.run_workflow({"text": text})
+    return time.perf_counter() - started
+
+
+async def bench_providers(server: MockGroqServer, scripts: Path, settings: Settings
+                          ) -> list[Row]:
+    """Per provider: the generated node called 10 times in a row / the same
+    10 calls on one long-lived SDK client (server latency as in section 5)."""
+    import anthropic
+    import openai
+
+    server.update(latency_ms=settings.reuse_latency_ms, ttft_ms=0.0, reply=None)
+    rows = []
+    text = "Tell a story."
+    for provider in PROVIDER_NODES:
+        path = compile_script(provider_workflow(provider), scripts)
+        module = unpaced(import_script(path, f"bench_{provider}"))
+        client: Any = (openai.AsyncOpenAI(api_key=API_KEY, base_url=server.openai_base_url)
+                       if provider == "openai" else
+                       anthropic.AsyncAnthropic(api_key=API_KEY,
+                                                base_url=server.anthropic_base_url))
+        async with client:
+            samples = await interleaved({
+                "hand": lambda c=client, p=provider: provider_calls_by_hand(p, server, c, 10,
+                                                                            text),
+                "generated": lambda m=module: provider_calls_generated(m, 10, text),
+            }, settings.reuse_rounds)
+        ratio, shown = ratio_text(samples["generated"], samples["hand"])
+        rows.append(Row(f"7. {provider}: 10 calls, {PROVIDER_NODES[provider][0]} via "
+                        f"run_workflow / hand-written SDK loop (latency "
+                        f"{settings.reuse_latency_ms:g} ms)", shown, "<= 1.05x", ratio <= 1.05))
+    return rows
+
+
 def table(rows: list[Row]) -> str:
     lines = ["| measure | result | target | met? |", "|---|---|---|---|"]
     for row in rows:
@@ -775,6 +849,8 @@ async def in_process_sections(server: MockGroqServer, scripts: Path, stream_scri
                               settings: Settings, only: str | None = None) -> list[Row]:
     if only == "reuse":
         return await bench_reuse(server, scripts, settings)
+    if only == "providers":
+        return await bench_providers(server, scripts, settings)
     rows = await bench_chain(server, scripts, settings)
     print(f"  chain done ({time.perf_counter() - START:.0f} s)", file=sys.stderr)
     rows += await bench_fan_out(server, scripts, settings)
@@ -783,6 +859,8 @@ async def in_process_sections(server: MockGroqServer, scripts: Path, stream_scri
     print(f"  first token done ({time.perf_counter() - START:.0f} s)", file=sys.stderr)
     rows += await bench_reuse(server, scripts, settings)
     print(f"  client reuse done ({time.perf_counter() - START:.0f} s)", file=sys.stderr)
+    rows += await bench_providers(server, scripts, settings)
+    print(f"  providers done ({time.perf_counter() - START:.0f} s)", file=sys.stderr)
     return rows
 
 
@@ -803,6 +881,10 @@ def run(settings: Settings, only: str | None = None) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="catalyst-bench-") as directory, \
             MockGroqServer(MockSettings()) as server:
         os.environ["GROQ_BASE_URL"] = server.base_url
+        for variable, value in (("OPENAI_BASE_URL", server.openai_base_url),
+                                ("ANTHROPIC_BASE_URL", server.anthropic_base_url),
+                                ("OPENAI_API_KEY", API_KEY), ("ANTHROPIC_API_KEY", API_KEY)):
+            os.environ[variable] = value
         scripts = Path(directory)
         stream_script = compile_script(streaming_workflow(), scripts)
         rows = asyncio.run(in_process_sections(server, scripts, stream_script, settings, only))
@@ -825,7 +907,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, shorter batch")
     parser.add_argument("--dask-only", action="store_true",
                         help="only section 6, the Dask batch against a local one")
-    parser.add_argument("--only", choices=["reuse"], help="run one section (5, client reuse)")
+    parser.add_argument("--only", choices=["reuse", "providers"],
+                        help="run one section (5, client reuse; 7, other providers)")
     parser.add_argument("--memory-probe", nargs=3, metavar=("SCRIPT", "URL", "ATTRIBUTE"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
