@@ -17,6 +17,7 @@ import networkx as nx
 from pydantic import BaseModel
 
 from catalyst import __version__, expressions
+from catalyst.branches import BranchTag, branch_tags
 from catalyst.identifiers import IdentifierResolver
 from catalyst.literals import Code
 from catalyst.model import InputSpec, Workflow
@@ -101,6 +102,8 @@ class PlannedNode:
     policy: NodePolicy
     # Fields holding an expression, by name: what their value must be once resolved.
     checks: dict[str, tuple[ValueCheck, ...]]
+    # The fan-out branches it belongs to, outer first (catalyst/branches.py).
+    branches: tuple[BranchTag, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,10 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
         )
     resolver = IdentifierResolver()
     planned = []
-    for node in sorted(workflow.nodes, key=lambda n: (generation[n.id], order[n.id])):
+    ordered = sorted(workflow.nodes, key=lambda n: (generation[n.id], order[n.id]))
+    fan_outs = [node.id for node in ordered if checked.node_types[node.id].fans_out]
+    tags = branch_tags(graph, fan_outs, {node.id: index for index, node in enumerate(ordered)})
+    for node in ordered:
         node_type = checked.node_types[node.id]
         config = checked.configs[node.id]
         planned.append(
@@ -210,6 +216,7 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
                 generation=generation[node.id],
                 policy=checked.policy.nodes[node.id],
                 checks=_value_checks(node_type, config.values),
+                branches=tags.get(node.id, ()),
             )
         )
     layers: dict[int, list[PlannedNode]] = defaultdict(list)

@@ -193,6 +193,12 @@ class NodeType:
     # expressions: a promptTemplate's `variables`.
     scope_field: str | None = None
     implied_edges: Callable[[Any], Sequence[ImpliedEdge]] | None = None
+    # Its outgoing edges start branches (catalyst/branches.py): every node is
+    # tagged with the branches it belongs to, and the runtime bounds and
+    # isolates them as the node says when it runs (NodeContext.fan_out). Given
+    # the config: whether a failed branch may let the run go on, the nodes of
+    # the branch then giving {"error": …} as their output.
+    fans_out: Callable[[Any], bool] | None = None
 
     @property
     def function_suffix(self) -> str:
