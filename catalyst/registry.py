@@ -253,7 +253,7 @@ PLANNED_TYPES: frozenset[str] = frozenset(
     {
         "anthropicCompletion", "openaiCompletion", "azureOpenaiCompletion", "embeddingGenerate",
         "agenticToolCall", "llmRouter", "qdrantSearch", "postgresQuery", "redisOperation",
-        "httpRequest", "webhookSend", "switch", "loop", "parallel", "aggregate", "retry", "delay",
+        "httpRequest", "webhookSend", "switch", "loop", "aggregate", "retry", "delay",
         "earlyReturn", "jsonTransform", "mapArray", "filterArray", "validate", "rateLimit",
     }
 )  # fmt: skip
