@@ -137,6 +137,7 @@ def variant_of_summarize(tmp_path: Path, model: str) -> Path:
 
 # Every workflow in examples/ must have an end-to-end run below.
 COVERED = {
+    "draft_review",
     "enrich_order",
     "language_router",
     "research_diamond",
@@ -359,6 +360,55 @@ def test_research_diamond_runs_the_middle_calls_concurrently(
         }
     }
     assert result["usage"]["total_tokens"] == tokens
+
+
+# -- draft_review: a parallel node -------------------------------------------------------
+
+DRAFT_PROMPT = [
+    {"role": "system", "content": "You review drafts for a newsletter."},
+    {"role": "user", "content": "Draft:\nTheir going to the park."},
+]
+
+
+def test_draft_review_fans_out_two_at_a_time_and_goes_on_without_a_failed_branch(
+    example_script, groq_server: MockGroqServer
+) -> None:
+    script = example_script("draft_review.json")
+    # Held until two are in flight (the bound is reached whatever the load);
+    # the grammar model refuses, so its branch fails and `partial` goes on.
+    groq_server.update(hold_until_in_flight=2, latency_ms=200, fail_models={
+        "openai/gpt-oss-120b": (400, "invalid_request_error", "the draft is too short")})
+    run = run_script(script, "--input", "draft=Their going to the park.", server=groq_server)
+
+    assert_ok(run)
+    assert json.loads(run.stdout) == {"report": {
+        "tone": REPLY + "Describe the tone in one sentence.",
+        "grammar": "unavailable",
+        "title": REPLY + "Suggest a title.",
+    }}
+    assert groq_server.max_in_flight == 2
+    sent = sorted((body["model"], body["messages"][-1]["content"]) for body in bodies(groq_server))
+    assert sent == [("openai/gpt-oss-120b", "List the grammar mistakes."),
+                    ("openai/gpt-oss-20b", "Describe the tone in one sentence."),
+                    ("openai/gpt-oss-20b", "Suggest a title.")]
+    assert all(body["messages"][:2] == DRAFT_PROMPT for body in bodies(groq_server))
+    (warning,) = [line for line in run.stderr.splitlines() if line.startswith("warning")]
+    assert warning.startswith("warning: node 'grammar' (Grammar) failed: ")
+    assert warning.endswith("; the run went on with the rest of 'fan-out'")
+
+
+def test_draft_review_fails_when_every_branch_failed(
+    example_script, groq_server: MockGroqServer
+) -> None:
+    script = example_script("draft_review.json")
+    refused = (400, "invalid_request_error", "refused")
+    groq_server.update(fail_models={"openai/gpt-oss-120b": refused,
+                                    "openai/gpt-oss-20b": refused})
+    run = run_script(script, "--input", "draft=x", server=groq_server)
+
+    line = assert_one_line_error(run, 1)
+    assert line.startswith("error: every branch of node 'fan-out' failed (failureStrategy "
+                           "partial); the last: node ")
 
 
 # -- language_router ----------------------------------------------------------------
