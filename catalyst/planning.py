@@ -22,6 +22,7 @@ from catalyst.identifiers import IdentifierResolver
 from catalyst.literals import Code
 from catalyst.model import InputSpec, Workflow
 from catalyst.registry import NodeType, needs_conversion
+from catalyst.registry import node_type as node_type_named
 from catalyst.run_settings import DEFAULT_RETRIES, NodePolicy, RunPolicy
 from catalyst.validation import CheckedWorkflow
 
@@ -222,7 +223,14 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
     layers: dict[int, list[PlannedNode]] = defaultdict(list)
     for planned_node in planned:
         layers[planned_node.generation].append(planned_node)
-    used_types = sorted({n.node_type.type: n.node_type for n in planned}.items())
+    used = {n.node_type.type: n.node_type for n in planned}
+    # A workflow-level trigger (a manifest's `trigger`) whose type brings a runtime
+    # of its own (a schedule's) needs what a trigger node of its type would: that
+    # runtime, its imports and requirements.
+    trigger = workflow.trigger and node_type_named(workflow.trigger.type)
+    if trigger and trigger.shared_runtimes:
+        used.setdefault(trigger.type, trigger)
+    used_types = sorted(used.items())
     node_types = tuple(node_type for _name, node_type in used_types)
     uses_expressions = any(node.has_expressions for node in planned)
     sinks = tuple(

@@ -140,6 +140,7 @@ COVERED = {
     "draft_review",
     "enrich_order",
     "language_router",
+    "morning_digest",
     "research_diamond",
     "resilient_classify",
     "streaming_chat",
@@ -409,6 +410,41 @@ def test_draft_review_fails_when_every_branch_failed(
     line = assert_one_line_error(run, 1)
     assert line.startswith("error: every branch of node 'fan-out' failed (failureStrategy "
                            "partial); the last: node ")
+
+
+# -- morning_digest: a scheduledTask -------------------------------------------------------
+
+
+def test_morning_digest_runs_at_09_00_paris_on_weekdays(
+    example_script, groq_server: MockGroqServer, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    module = load_module(example_script("morning_digest.json"), monkeypatch)
+    use_server(groq_server, monkeypatch)
+    # A fake wall clock, Friday 28 March 2025 at noon UTC: it moves only as the script naps.
+    clock = {"now": datetime(2025, 3, 28, 12, tzinfo=UTC)}
+
+    async def nap(seconds: float) -> None:
+        clock["now"] += timedelta(seconds=seconds)
+        await asyncio.sleep(0)
+
+    monkeypatch.setattr(module, "_utc_now", lambda: clock["now"])
+    monkeypatch.setattr(module, "_sleep", nap)
+
+    assert module.run_schedule({"topic": "the launch"}, max_runs=2) == 0
+
+    out, err = capsys.readouterr()
+    runs = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    # Monday and Tuesday at 09:00, summer time since the Sunday.
+    assert [run["scheduled_for"] for run in runs] == [
+        "2025-03-31T09:00:00+02:00", "2025-04-01T09:00:00+02:00"]
+    assert [run["outputs"] for run in runs] == [
+        {"record": REPLY + "Three bullet points to start the day on the launch."}] * 2
+    assert "next runs: 2025-03-31 09:00 CEST, 2025-04-01 09:00 CEST, 2025-04-02 09:00 CEST" in err
+    assert [body["messages"] for body in bodies(groq_server)] == [
+        [{"role": "user", "content": "Three bullet points to start the day on the launch."}]] * 2
 
 
 # -- language_router ----------------------------------------------------------------

@@ -2942,6 +2942,17 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="N",
         help="records per Dask task (default: --concurrency, less for a short batch)",
     )
+    schedule = parser.add_argument_group("running on a schedule")
+    schedule.add_argument(
+        "--schedule",
+        action="store_true",
+        help="run at each tick of the workflow's scheduledTask until stopped (SIGTERM or "
+        "Ctrl-C: after the run in flight); --input values and defaults feed every run; "
+        "one JSON line per run on stdout",
+    )
+    schedule.add_argument(
+        "--max-runs", type=int, metavar="N", help="with --schedule: stop after N runs"
+    )
     limits = parser.add_argument_group("rate budgets (default: each model's own)")
     limits.add_argument("--rpm", type=int, metavar="N", help="requests per minute per model")
     limits.add_argument("--tpm", type=int, metavar="N", help="tokens per minute per model")
@@ -2956,6 +2967,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--dask runs a batch: give --batch and --output")
     if args.dask_workers < 1 or (args.chunk_size is not None and args.chunk_size < 1):
         parser.error("--dask-workers and --chunk-size must be at least 1")
+    if args.schedule and (args.batch or args.stream):
+        parser.error(
+            "--schedule runs the workflow with the same inputs at each tick: "
+            "not with --batch or --stream"
+        )
+    if args.max_runs is not None and (not args.schedule or args.max_runs < 1):
+        parser.error("--max-runs goes with --schedule and must be at least 1")
     return args
 
 
@@ -3166,6 +3184,11 @@ def _main(args: argparse.Namespace) -> int:
             if summary["interrupted"]:
                 return 130
             return 1 if any_failed else 0
+        if args.schedule:
+            raise InputError(
+                "--schedule runs a workflow that starts on a schedule; this one "
+                "has no scheduledTask trigger"
+            )
         inputs = check_inputs(_read_inputs(args))
         printer = _TokenPrinter() if args.stream and not args.json else None
         result = asyncio.run(run_workflow(inputs, on_event=printer))
