@@ -246,8 +246,9 @@ def _diagnostic(
             description = f" ({top.description})"
         return Diagnostic("missing-config", f"field {field!r} is required{description}",
                           pointer, node_id=node_id, hint=_fields_hint(model_class))
-    hint = None
     context = error.get("ctx") or {}
+    # A validator's own error may say how to fix it.
+    hint = context.get("hint")
     if kind == "literal_error" and "expected" in context:
         hint = f"use one of: {context['expected']}"
     elif kind in ("secret_reference", "model_type") and "ecret" in error["msg"]:
@@ -255,7 +256,7 @@ def _diagnostic(
             '{"$secret": "GROQ_API_KEY"}'
     elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         hint = "allowed range: " + _range(model_class, path)
-    code = "out-of-range" if "than" in kind else "invalid-config"
+    code = context.get("code") or ("out-of-range" if "than" in kind else "invalid-config")
     text = error["msg"].replace(" or instance of SecretRef", "")
     message = f"{field}: {text[0].lower()}{text[1:]}{_shown(value)}"
     return Diagnostic(code, message, pointer, node_id=node_id, hint=hint)

@@ -17,10 +17,12 @@ import networkx as nx
 from pydantic import BaseModel
 
 from catalyst import __version__, expressions
+from catalyst.branches import BranchTag, branch_tags
 from catalyst.identifiers import IdentifierResolver
 from catalyst.literals import Code
 from catalyst.model import InputSpec, Workflow
 from catalyst.registry import NodeType, RuntimePart, needs_conversion, parts_in_order
+from catalyst.registry import node_type as node_type_named
 from catalyst.run_settings import DEFAULT_RETRIES, NodePolicy, RunPolicy
 from catalyst.validation import CheckedWorkflow
 
@@ -101,6 +103,8 @@ class PlannedNode:
     policy: NodePolicy
     # Fields holding an expression, by name: what their value must be once resolved.
     checks: dict[str, tuple[ValueCheck, ...]]
+    # The fan-out branches it belongs to, outer first (catalyst/branches.py).
+    branches: tuple[BranchTag, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,10 @@ class Plan:
 
 
     @property
+    def runtime_part_names(self) -> tuple[str, ...]:
+        return tuple(part.name for part in self.runtime_parts)
+
+    @property
     def runtime_templates(self) -> tuple[str, ...]:
         """Each node template once (trigger types share one), in a stable order."""
         return tuple(dict.fromkeys(node_type.template for node_type in self.node_types))
@@ -190,7 +198,10 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
         )
     resolver = IdentifierResolver()
     planned = []
-    for node in sorted(workflow.nodes, key=lambda n: (generation[n.id], order[n.id])):
+    ordered = sorted(workflow.nodes, key=lambda n: (generation[n.id], order[n.id]))
+    fan_outs = [node.id for node in ordered if checked.node_types[node.id].fans_out]
+    tags = branch_tags(graph, fan_outs, {node.id: index for index, node in enumerate(ordered)})
+    for node in ordered:
         node_type = checked.node_types[node.id]
         config = checked.configs[node.id]
         planned.append(
@@ -208,17 +219,25 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
                 generation=generation[node.id],
                 policy=checked.policy.nodes[node.id],
                 checks=_value_checks(node_type, config.values),
+                branches=tags.get(node.id, ()),
             )
         )
     layers: dict[int, list[PlannedNode]] = defaultdict(list)
     for planned_node in planned:
         layers[planned_node.generation].append(planned_node)
-    used_types = sorted({n.node_type.type: n.node_type for n in planned}.items())
+    used = {n.node_type.type: n.node_type for n in planned}
+    # A workflow-level trigger (a manifest's `trigger`) whose type brings a runtime
+    # of its own (a schedule's) needs what a trigger node of its type would: that
+    # runtime, its imports and requirements.
+    trigger = workflow.trigger and node_type_named(workflow.trigger.type)
+    part_names = [name for node in planned for name in node.node_type.runtime_parts(node.config)]
+    if trigger and trigger.shared_runtimes:
+        used.setdefault(trigger.type, trigger)
+        part_names += trigger.runtime_parts(workflow.trigger.config if workflow.trigger else {})
+    used_types = sorted(used.items())
     node_types = tuple(node_type for _name, node_type in used_types)
     uses_expressions = any(node.has_expressions for node in planned)
-    parts = parts_in_order(
-        [name for node in planned for name in node.node_type.runtime_parts(node.config)]
-    )
+    parts = parts_in_order(part_names)
     sinks = tuple(
         node.id
         for node in planned

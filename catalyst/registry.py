@@ -197,6 +197,12 @@ class NodeType:
     # expressions: a promptTemplate's `variables`.
     scope_field: str | None = None
     implied_edges: Callable[[Any], Sequence[ImpliedEdge]] | None = None
+    # Its outgoing edges start branches (catalyst/branches.py): every node is
+    # tagged with the branches it belongs to, and the runtime bounds and
+    # isolates them as the node says when it runs (NodeContext.fan_out). Given
+    # the config: whether a failed branch may let the run go on, the nodes of
+    # the branch then giving {"error": …} as their output.
+    fans_out: Callable[[Any], bool] | None = None
 
     def runtime_parts(self, config: Mapping[str, Any]) -> tuple[str, ...]:
         """The runtime parts one node of this type needs, by name."""
@@ -281,7 +287,7 @@ PLANNED_TYPES: frozenset[str] = frozenset(
     {
         "azureOpenaiCompletion",
         "agenticToolCall", "qdrantSearch", "postgresQuery", "redisOperation",
-        "httpRequest", "webhookSend", "switch", "loop", "parallel", "aggregate", "retry", "delay",
+        "httpRequest", "webhookSend", "switch", "loop", "aggregate", "retry", "delay",
         "earlyReturn", "jsonTransform", "mapArray", "filterArray", "validate", "rateLimit",
     }
 )  # fmt: skip

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from catalyst import expressions
+from catalyst.branches import branches_of
 from catalyst.config_types import is_secret_field
 from catalyst.configs import (
     NormalisedConfig,
@@ -385,6 +386,13 @@ def output_shapes(
         graph.add_edges_from((source, node_id) for source in read)
     workflow_inputs = closed({spec.name: _INPUT_SHAPES.get(spec.type, {})
                               for spec in workflow.inputs})
+    # Nodes of a branch whose failure the run may go on without give {"error": …} then.
+    tolerated: set[str] = set()
+    for fan_out, fan_out_type in types.items():
+        fan_out_config = configs.get(fan_out)
+        if fan_out_type.fans_out is not None and fan_out_config is not None \
+                and fan_out_type.fans_out(fan_out_config.model):
+            tolerated.update(branches_of(graph, fan_out))
     shapes: dict[str, Schema] = {}
     for node_id in nx.lexicographical_topological_sort(graph, key=order.__getitem__):
         node_type, config = types.get(node_id), configs.get(node_id)
@@ -406,6 +414,8 @@ def output_shapes(
             shape = any_of(shape, closed({"error": STRING}))
         elif node_policy is not None and node_policy.on_error == "fallback":
             shape = any_of(shape, of_value(node_policy.fallback))
+        if node_id in tolerated:
+            shape = any_of(shape, closed({"error": STRING}))
         shapes[node_id] = shape
     return shapes
 

@@ -138,9 +138,11 @@ def variant_of_summarize(tmp_path: Path, model: str) -> Path:
 # Every workflow in examples/ must have an end-to-end run below.
 COVERED = {
     "cheapest_answer",
+    "draft_review",
     "enrich_order",
     "groq_with_claude_fallback",
     "language_router",
+    "morning_digest",
     "research_diamond",
     "resilient_classify",
     "second_opinion",
@@ -362,6 +364,90 @@ def test_research_diamond_runs_the_middle_calls_concurrently(
         }
     }
     assert result["usage"]["total_tokens"] == tokens
+
+
+# -- draft_review: a parallel node -------------------------------------------------------
+
+DRAFT_PROMPT = [
+    {"role": "system", "content": "You review drafts for a newsletter."},
+    {"role": "user", "content": "Draft:\nTheir going to the park."},
+]
+
+
+def test_draft_review_fans_out_two_at_a_time_and_goes_on_without_a_failed_branch(
+    example_script, groq_server: MockGroqServer
+) -> None:
+    script = example_script("draft_review.json")
+    # Held until two are in flight (the bound is reached whatever the load);
+    # the grammar model refuses, so its branch fails and `partial` goes on.
+    groq_server.update(hold_until_in_flight=2, latency_ms=200, fail_models={
+        "openai/gpt-oss-120b": (400, "invalid_request_error", "the draft is too short")})
+    run = run_script(script, "--input", "draft=Their going to the park.", server=groq_server)
+
+    assert_ok(run)
+    assert json.loads(run.stdout) == {"report": {
+        "tone": REPLY + "Describe the tone in one sentence.",
+        "grammar": "unavailable",
+        "title": REPLY + "Suggest a title.",
+    }}
+    assert groq_server.max_in_flight == 2
+    sent = sorted((body["model"], body["messages"][-1]["content"]) for body in bodies(groq_server))
+    assert sent == [("openai/gpt-oss-120b", "List the grammar mistakes."),
+                    ("openai/gpt-oss-20b", "Describe the tone in one sentence."),
+                    ("openai/gpt-oss-20b", "Suggest a title.")]
+    assert all(body["messages"][:2] == DRAFT_PROMPT for body in bodies(groq_server))
+    (warning,) = [line for line in run.stderr.splitlines() if line.startswith("warning")]
+    assert warning.startswith("warning: node 'grammar' (Grammar) failed: ")
+    assert warning.endswith("; the run went on with the rest of 'fan-out'")
+
+
+def test_draft_review_fails_when_every_branch_failed(
+    example_script, groq_server: MockGroqServer
+) -> None:
+    script = example_script("draft_review.json")
+    refused = (400, "invalid_request_error", "refused")
+    groq_server.update(fail_models={"openai/gpt-oss-120b": refused,
+                                    "openai/gpt-oss-20b": refused})
+    run = run_script(script, "--input", "draft=x", server=groq_server)
+
+    line = assert_one_line_error(run, 1)
+    assert line.startswith("error: every branch of node 'fan-out' failed (failureStrategy "
+                           "partial); the last: node ")
+
+
+# -- morning_digest: a scheduledTask -------------------------------------------------------
+
+
+def test_morning_digest_runs_at_09_00_paris_on_weekdays(
+    example_script, groq_server: MockGroqServer, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    module = load_module(example_script("morning_digest.json"), monkeypatch)
+    use_server(groq_server, monkeypatch)
+    # A fake wall clock, Friday 28 March 2025 at noon UTC: it moves only as the script naps.
+    clock = {"now": datetime(2025, 3, 28, 12, tzinfo=UTC)}
+
+    async def nap(seconds: float) -> None:
+        clock["now"] += timedelta(seconds=seconds)
+        await asyncio.sleep(0)
+
+    monkeypatch.setattr(module, "_utc_now", lambda: clock["now"])
+    monkeypatch.setattr(module, "_sleep", nap)
+
+    assert module.run_schedule({"topic": "the launch"}, max_runs=2) == 0
+
+    out, err = capsys.readouterr()
+    runs = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    # Monday and Tuesday at 09:00, summer time since the Sunday.
+    assert [run["scheduled_for"] for run in runs] == [
+        "2025-03-31T09:00:00+02:00", "2025-04-01T09:00:00+02:00"]
+    assert [run["outputs"] for run in runs] == [
+        {"record": REPLY + "Three bullet points to start the day on the launch."}] * 2
+    assert "next runs: 2025-03-31 09:00 CEST, 2025-04-01 09:00 CEST, 2025-04-02 09:00 CEST" in err
+    assert [body["messages"] for body in bodies(groq_server)] == [
+        [{"role": "user", "content": "Three bullet points to start the day on the launch."}]] * 2
 
 
 # -- language_router ----------------------------------------------------------------
