@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -342,10 +343,19 @@ def cmd_run(args: argparse.Namespace, script_args: list[str]) -> int:
 
 
 def _missing_requirements(requirements: Sequence[str]) -> list[str]:
-    """Requirements whose package this interpreter cannot import."""
-    names = {requirement: re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0]
-             for requirement in requirements}
-    return [req for req, name in names.items() if importlib.util.find_spec(name) is None]
+    """Requirements this interpreter has neither the distribution nor the module of.
+
+    A requirement names a distribution, which may differ from its module:
+    `qdrant-client` installs `qdrant_client`."""
+    missing = []
+    for requirement in requirements:
+        name = re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0]
+        try:
+            importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            if importlib.util.find_spec(name.replace("-", "_")) is None:
+                missing.append(requirement)
+    return missing
 
 
 def _run_against_local_server(command: list[str]) -> int:
