@@ -303,22 +303,24 @@ def vectors_in(value: Any, what: str) -> tuple[list[list[Any]] | None, str | Non
             return None, f"{what} is an object without `embeddings` or `embedding`"
         if _is_template(value):
             return None, None
-    if isinstance(value, list) and value and all(_is_number(item) for item in value):
-        value = [value]
-    if not isinstance(value, list) or not value:
+    # A list of anything but lists is one vector (its bad items are named below).
+    single = isinstance(value, list) and not any(isinstance(item, list) for item in value)
+    vectors = [value] if single else value
+    if not isinstance(vectors, list) or not value:
         return None, f"{what} holds no vector"
-    for index, vector in enumerate(value):
+    for index, vector in enumerate(vectors):
+        where = what if single else f"{what}[{index}]"
         if _is_template(vector):
             continue
         if not isinstance(vector, list) or not vector:
-            return None, f"{what}[{index}] is not a list of numbers"
+            return None, f"{where} is not a list of numbers"
         bad = next((i for i, item in enumerate(vector) if not _is_number(item)), None)
         if bad is not None:
-            return None, f"{what}[{index}][{bad}] is not a finite number"
-    sizes = {len(v) for v in value if isinstance(v, list)}
+            return None, f"{where}[{bad}] is not a finite number"
+    sizes = {len(v) for v in vectors if isinstance(v, list)}
     if len(sizes) > 1:
         return None, f"{what} mixes vectors of {', '.join(map(str, sorted(sizes)))} dimensions"
-    return value, None
+    return vectors, None
 
 
 def _search_check(config: QdrantSearchConfig, context: NodeCheckContext) -> list[Diagnostic]:
@@ -502,29 +504,54 @@ def _qdrant_filter_problem(value: Mapping[str, Any]) -> str | None:
     try:
         validate(dict(value))
     except ValueError as exc:
-        errors = getattr(exc, "errors", lambda: [])()
-        for error in errors:
-            place = _known_part(value, error.get("loc", ()))
-            if place is None:
-                continue  # an expression stands there: its value is checked at run time
-            return f"{place}: {error.get('msg', 'invalid')}" if place else error.get("msg")
+        found: list[tuple[list[Any], str]] = []
+        for error in getattr(exc, "errors", list)():
+            path, rest = _data_path(value, error.get("loc", ()))
+            # Each condition is a union: where an expression stands anywhere in one, its
+            # branches' complaints say nothing until the expression has a value.
+            if any(True for _ in expressions.template_strings(_at(value, path[:2]))):
+                continue
+            if error.get("type") in ("missing", "extra_forbidden") and rest:
+                path = [*path, rest[-1]]
+            found.append((path, error.get("msg", "invalid")))
+        if found:
+            # The deepest complaint is the most specific one.
+            path, message = max(found, key=lambda item: len(item[0]))
+            return f"{_dotted(path)}: {message}" if path else message
     return None
 
 
-def _known_part(value: Any, loc: Sequence[Any]) -> str | None:
-    """`must[0].match` for an error's location, or None where an expression stands."""
-    shown = ""
+def _data_path(value: Any, loc: Sequence[Any]) -> tuple[list[Any], list[Any]]:
+    """The parts of a pydantic location that exist in the data, and the field names
+    after them (union branch names such as `FieldCondition` are neither)."""
+    path: list[Any] = []
+    rest: list[Any] = []
     current = value
     for part in loc:
-        if _is_template(current):
-            return None
-        if isinstance(current, dict) and part in current:
-            shown += f".{part}" if shown else str(part)
+        if not rest and isinstance(current, dict) and part in current:
+            path.append(part)
             current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
-            shown += f"[{part}]"
+        elif not rest and isinstance(current, list) and isinstance(part, int) \
+                and 0 <= part < len(current):
+            path.append(part)
             current = current[part]
-    return None if _is_template(current) else shown
+        elif isinstance(part, str) and part.isidentifier() and part.islower():
+            rest.append(part)
+    return path, rest
+
+
+def _at(value: Any, path: Sequence[Any]) -> Any:
+    for part in path:
+        value = value[part]
+    return value
+
+
+def _dotted(path: Sequence[Any]) -> str:
+    """`must[0].match.value`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
 
 
 # -- shapes and types --------------------------------------------------------------------
