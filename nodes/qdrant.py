@@ -472,12 +472,11 @@ def filter_problem(value: Mapping[str, Any]) -> str | None:
         return (f"mixes Qdrant's {', '.join(sorted(keys & FILTER_KEYS))} with payload fields "
                 f"({', '.join(sorted(keys - FILTER_KEYS))})")
     for key, item in value.items():
-        if _is_template(item) or isinstance(item, (str, int, bool)) and not isinstance(
-            item, float
-        ):
+        if _is_template(item) or isinstance(item, (str, int)):
             continue
         if isinstance(item, list) and item and all(
-            _is_template(v) or isinstance(v, (str, int)) and not isinstance(v, bool) for v in item
+            _is_template(v) or (isinstance(v, (str, int)) and not isinstance(v, bool))
+            for v in item
         ):
             continue
         return (f"{key!r}: the shorthand matches a text, integer or boolean, or a list of "
@@ -528,11 +527,10 @@ def _data_path(value: Any, loc: Sequence[Any]) -> tuple[list[Any], list[Any]]:
     rest: list[Any] = []
     current = value
     for part in loc:
-        if not rest and isinstance(current, dict) and part in current:
-            path.append(part)
-            current = current[part]
-        elif not rest and isinstance(current, list) and isinstance(part, int) \
-                and 0 <= part < len(current):
+        present = (isinstance(current, dict) and part in current) or (
+            isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        )
+        if present and not rest:
             path.append(part)
             current = current[part]
         elif isinstance(part, str) and part.isidentifier() and part.islower():
