@@ -58,14 +58,10 @@ _ID_HINT = (
     "an id is an unsigned integer or a UUID string; leave ids out for ids derived from "
     "each payload, or set id_field to take them from a payload field"
 )
-# What an expression giving a vector may hold at run time (the node normalises it).
-_VECTOR_SCHEMA = {
-    "anyOf": [
-        {"type": "array", "items": {"type": "number"}},
-        {"type": "array", "items": {"type": "array"}},
-        {"type": "object"},
-        {"type": "string"},
-    ]
+# What an expression giving vectors may hold at run time: the node itself then says
+# precisely what is wrong inside a list (`query_vector[1] is not a finite number`).
+_VECTOR_SCHEMA: dict[str, Any] = {
+    "anyOf": [{"type": "array"}, {"type": "object"}, {"type": "string"}]
 }
 
 
