@@ -87,19 +87,22 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.fake
         with fake.lock:
             fake.requests.append(Request(self.command, path, self.headers.get("api-key")))
-            failure = fake.failures.pop(0) if fake.failures else None
-            if failure is not None:
-                return self._reply(failure, error=f"injected {failure}")
-            if fake.api_key is not None and self.headers.get("api-key") != fake.api_key:
-                return self._reply(401, error="Must provide an API key or an Authorization "
-                                   "bearer token")
-            try:
-                result = self._route(self.command, path, body)
-            except LookupError as exc:
-                return self._reply(404, error=str(exc))
-            except ValueError as exc:
-                return self._reply(400, error=f"Wrong input: {exc}")
-        self._reply(200, result=result)
+            status, result, error = self._answer(path, body)
+        self._reply(status, result=result, error=error)
+
+    def _answer(self, path: str, body: Any) -> tuple[int, Any, str | None]:
+        fake = self.fake
+        failure = fake.failures.pop(0) if fake.failures else None
+        if failure is not None:
+            return failure, None, f"injected {failure}"
+        if fake.api_key is not None and self.headers.get("api-key") != fake.api_key:
+            return 401, None, "Must provide an API key or an Authorization bearer token"
+        try:
+            return 200, self._route(self.command, path, body), None
+        except LookupError as exc:
+            return 404, None, str(exc)
+        except ValueError as exc:
+            return 400, None, f"Wrong input: {exc}"
 
     def _route(self, method: str, path: str, body: Any) -> Any:
         store = self.fake.store
