@@ -241,11 +241,11 @@ def test_filter_errors_beside_an_expression_are_still_found() -> None:
 def test_filter_in_qdrants_form_waits_for_run_time_without_qdrant_client(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from catalyst.nodes import qdrant
+    from catalyst.nodes import qdrant_values
 
-    monkeypatch.setattr(qdrant, "_filter_model", lambda: None)
-    assert qdrant.filter_problem({"must": [{"key": "a", "match": {"valu": 1}}]}) is None
-    assert qdrant.filter_problem({"price": 9.5}) is not None  # the shorthand needs no library
+    monkeypatch.setattr(qdrant_values, "_filter_model", lambda: None)
+    assert qdrant_values.filter_problem({"must": [{"key": "a", "match": {"valu": 1}}]}) is None
+    assert qdrant_values.filter_problem({"price": 9.5}) is not None  # the shorthand needs no library
 
 
 def test_nothing_to_store() -> None:
