@@ -337,7 +337,7 @@ def cmd_run(args: argparse.Namespace, script_args: list[str]) -> int:
         script = Path(folder) / ("run-" + target.script_name())
         script.write_text(result.source, encoding="utf-8")
         command = [sys.executable, str(script), *script_args]
-        if os.environ.get("GROQ_API_KEY") or not result.plan.env_vars:
+        if os.environ.get("GROQ_API_KEY") or "GROQ_API_KEY" not in result.plan.env_vars:
             return subprocess.call(command)
         return _run_against_local_server(command)
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import os
 import socket
+import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -187,7 +189,8 @@ def test_a_folder_keeps_the_points_and_loading_again_replaces_them(
     folder = str(tmp_path / "qdrant")
     module = load_module(graph(
         upsert(path=folder, vectors=VECTORS, payloads=TEXTS),
-        search(path=folder, queryVector=[0, 0, 1], limit=100),
+        # The same folder spelt otherwise: one client (a second would meet the lock).
+        search(path=f"{folder}/../qdrant/", queryVector=[0, 0, 1], limit=100),
         edges=[edge("load", "find")],
     ))
     first = run(module)
@@ -440,3 +443,19 @@ def test_catalyst_run_knows_qdrant_client_is_installed() -> None:
     # A requirement names a distribution; its module may be spelt otherwise.
     assert _missing_requirements(["qdrant-client>=1.20,<2", "no-such-dist-here>=1"]) == [
         "no-such-dist-here>=1"]
+
+
+def test_catalyst_run_with_a_qdrant_key_is_not_a_groq_run(tmp_path: Path) -> None:
+    # Only a workflow needing GROQ_API_KEY is pointed at the local Groq-protocol server.
+    with FakeQdrantServer(FakeQdrant(api_key="the-key-value-1234")) as server:
+        workflow = tmp_path / "remote.json"
+        workflow.write_text(json.dumps(remote(server.url, apiKey="QDRANT_API_KEY")))
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("GROQ_")}
+        done = subprocess.run(
+            [sys.executable, "-m", "catalyst.cli", "run", str(workflow), "--input", "limit=1"],
+            capture_output=True, text=True, timeout=120, check=False,
+            env={**environment, "QDRANT_API_KEY": "the-key-value-1234"},
+        )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert [hit["payload"]["text"] for hit in json.loads(done.stdout)["find"]] == TEXTS[:1]
