@@ -150,6 +150,7 @@ COVERED = {
     "summarize",
     "support_triage.draft_reply",
     "support_triage.triage",
+    "vector_search",
 }
 
 
@@ -669,6 +670,45 @@ def test_resilient_classify_uses_its_safe_default_when_every_model_fails(
     assert result["outputs"] == {"label": {"label": "unclassified", "model": None}}
     assert result["nodes"]["classify"]["status"] == "fallback"
     assert len(bodies(groq_server)) == 2
+
+
+# -- vector_search: embedded Qdrant, no server ----------------------------------------------
+
+
+def test_vector_search_loads_then_finds_the_nearest(example_script) -> None:
+    script = example_script("vector_search.json")
+    run = run_script(script, "--json")
+    assert_ok(run)
+    result = json.loads(run.stdout)
+    hits = result["outputs"]["search"]
+    assert list(result["outputs"]) == ["search"]
+    assert [hit["payload"] for hit in hits] == [
+        {"text": "Green tea is steamed; black tea is oxidised.", "lang": "en"},
+        {"text": "Espresso is coffee brewed under pressure.", "lang": "en"},
+    ]
+    assert hits[0]["score"] == pytest.approx(0.99624, abs=1e-5)
+    assert hits[1]["score"] == pytest.approx(0.40181, abs=1e-5)
+    # Ids derived from the payloads: the same documents always get the same ids.
+    assert hits[0]["id"] == "16694d36-af44-5199-b99c-aeaa36fddd8a"
+    assert [result["nodes"][n]["status"] for n in ("load", "search")] == ["ok", "ok"]
+    assert run.stderr == ""
+
+
+def test_vector_search_filters_by_language(example_script) -> None:
+    script = example_script("vector_search.json")
+    run = run_script(script, "--input", "lang=fr", "--input", "query=[0.9, 0.1, 0, 0.1]")
+    assert_ok(run)
+    (hit,) = json.loads(run.stdout)["search"]
+    assert hit["payload"] == {"text": "Le thé vert est étuvé, le thé noir oxydé.", "lang": "fr"}
+
+
+def test_vector_search_says_when_the_query_does_not_fit(example_script) -> None:
+    script = example_script("vector_search.json")
+    run = run_script(script, "--input", "query=[1, 0]")
+    assert assert_one_line_error(run, 1) == (
+        "error: node 'search' (Nearest documents) failed: collection 'notes' holds vectors of "
+        "4 dimensions, not 2: use the embedding model (and dimensions) it was built with"
+    )
 
 
 # -- the script's command line --------------------------------------------------------------
