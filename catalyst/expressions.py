@@ -115,6 +115,9 @@ def _undeclared_names(template: ast.Template) -> set[str]:
     for node, _parent in _walk(template, None):
         if isinstance(node, ast.Name):
             (read if node.ctx == "load" else bound).add(node.name)
+        elif isinstance(node, ast.For):
+            # A for block binds `loop` (loop.index, loop.first…) for its body.
+            bound.add("loop")
     return read - bound
 
 

@@ -22,6 +22,10 @@ from __future__ import annotations
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from pydantic import AliasChoices, Field, field_validator
+
+from catalyst.config_types import NodeConfig, SecretRef, json_text, value_aliases
+from catalyst.diagnostics import Diagnostic
 from catalyst.nodes.qdrant_values import (
     filter_problem,
     id_problem,
@@ -29,10 +33,6 @@ from catalyst.nodes.qdrant_values import (
     points_problem,
     vectors_in,
 )
-from pydantic import AliasChoices, Field, field_validator
-
-from catalyst.config_types import NodeConfig, SecretRef, json_text, value_aliases
-from catalyst.diagnostics import Diagnostic
 from catalyst.registry import NodeCheckContext, NodeType, Port
 from catalyst.shapes import BOOLEAN, INTEGER, NUMBER, STRING, Schema, any_of, array, closed
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import os
 import re
+import subprocess
 import sys
 import warnings
 from collections.abc import Callable
@@ -24,7 +26,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, ScriptRun, compile_example, run_script
+from conftest import EXAMPLES, PROVIDER_VARIABLES, ScriptRun, compile_example, run_script
 
 from catalyst.compiler import compile_file
 from catalyst.groq_models import chat_model
@@ -141,6 +143,7 @@ COVERED = {
     "draft_review",
     "enrich_order",
     "groq_with_claude_fallback",
+    "rag_answer",
     "language_router",
     "morning_digest",
     "research_diamond",
@@ -975,3 +978,47 @@ def test_cheapest_answer_routes_to_the_cheapest_model_and_logs_why(
     assert "groq/openai/gpt-oss-120b: cost: cheapest of 3 models" in run.stderr
     (request,) = groq_server.chat_requests()
     assert request.body["max_completion_tokens"] == 200
+
+
+# -- rag_answer: embeddings, Qdrant in memory, Claude ------------------------------------------
+
+
+def test_rag_answer_cites_the_nearest_documents(example_script, groq_server: MockGroqServer) -> None:
+    run = run_script(example_script("rag_answer.json"), "--input",
+                     "question=How is green tea made?", "--json", server=groq_server)
+
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)["outputs"]["result"]
+    texts = [hit["payload"]["text"] for hit in result["sources"]]
+    assert len(texts) == 3
+    assert any(text.startswith("Green tea is made") for text in texts)
+    assert not any("Cycling" in text for text in texts)
+    scores = [hit["score"] for hit in result["sources"]]
+    assert scores == sorted(scores, reverse=True)
+    embedded = [request.body["input"] for request in groq_server.embedding_requests()]
+    assert sorted(len(batch) for batch in embedded) == [1, 5]
+    (answer,) = groq_server.chat_requests()
+    assert answer.path == "/v1/messages"
+    assert "Cite them like [1]" in answer.body["system"]
+    sources = "".join(f"[{n}] {text}\n" for n, text in enumerate(texts, 1))
+    assert answer.body["messages"][-1]["content"] == (
+        f"Sources:\n{sources}\nQuestion: How is green tea made?")
+    assert result["answer"].startswith(REPLY + "Sources:")
+
+
+def test_rag_answer_runs_with_no_keys_and_no_servers(tmp_path: Path) -> None:
+    """The README's promise: `catalyst run` on a fresh machine, nothing started by hand."""
+    environment = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES}
+    completed = subprocess.run(
+        [sys.executable, "-m", "catalyst.cli", "run", str(EXAMPLES / "rag_answer.json"),
+         "--input", "question=How is green tea made?", "--json"],
+        capture_output=True, text=True, env=environment, timeout=120, check=False,
+        cwd=tmp_path,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert "OPENAI_API_KEY is not set" in completed.stderr
+    assert "ANTHROPIC_API_KEY is not set" in completed.stderr
+    result = json.loads(completed.stdout)["outputs"]["result"]
+    assert len(result["sources"]) == 3
+    assert list(tmp_path.iterdir()) == []  # nothing written where it ran

@@ -63,6 +63,11 @@ def test_names_bound_inside_the_template_are_not_unknown() -> None:
     assert analyse("{% set n = 2 %}{% for i in range(n) %}{{ i }}{% endfor %}").unknown_names == ()
 
 
+def test_a_for_block_binds_loop() -> None:
+    source = "{% for hit in input.hits %}[{{ loop.index }}] {{ hit }}{% endfor %}"
+    assert analyse(source).unknown_names == ()
+
+
 def test_text_without_expressions_has_no_references() -> None:
     assert analyse("plain text").references == ()
 

@@ -237,6 +237,42 @@ class Step:
     # output; "fallback" goes on with `fallback` as the output.
     on_error: str = "throw"
     fallback: Any = None
+    # The fan-out branches it belongs to, outer first: (fan-out node, branch head).
+    branches: tuple[tuple[str, str], ...] = ()
+
+
+class FanOut:
+    """A fan-out node's branches as they run (NodeContext.fan_out): at most
+    `limit` of them with a node running at once, and what a failed one does."""
+
+    def __init__(
+        self, node_id: str, limit: int | None, strategy: str, heads: tuple[str, ...]
+    ) -> None:
+        self.node_id = node_id
+        self.strategy = strategy
+        self.heads = heads
+        # Branch head -> why the branch failed.
+        self.failed: dict[str, str] = {}
+        self._slots = asyncio.Semaphore(limit) if limit is not None else None
+        # Branch head -> nodes of it running now: a branch holds one slot while
+        # it has any, so nodes of one branch never wait for each other's slot.
+        self._running: dict[str, int] = {}
+        self._entering: dict[str, asyncio.Lock] = {}
+
+    async def enter(self, head: str) -> None:
+        if self._slots is None:
+            return
+        async with self._entering.setdefault(head, asyncio.Lock()):
+            if not self._running.get(head):
+                await self._slots.acquire()
+            self._running[head] = self._running.get(head, 0) + 1
+
+    def leave(self, head: str) -> None:
+        if self._slots is None:
+            return
+        self._running[head] -= 1
+        if not self._running[head]:
+            self._slots.release()
 
 
 class Run:
@@ -262,6 +298,11 @@ class Run:
         self.deadline = self._started + RECORD_TIMEOUT_S
         # Node id -> [tries after a rate limit or overload, seconds paused for them].
         self.waits: dict[str, list[Any]] = {}
+        # Fan-out nodes that ran, by id; (fan-out, branch head) -> the branch's nodes.
+        self.fan_outs: dict[str, FanOut] = {}
+        self._members: dict[tuple[str, str], list[str]] = {}
+        # Nodes in a branch that are running now: stopped when their branch fails.
+        self._working: dict[str, asyncio.Future[Any]] = {}
 
     def emit(self, event: dict[str, Any]) -> None:
         if self._on_event is not None:
@@ -270,6 +311,9 @@ class Run:
     async def execute(self, steps: tuple[Step, ...], sinks: tuple[str, ...]) -> dict[str, Any]:
         """Run every step, each as soon as what it depends on is done."""
         tasks: dict[str, asyncio.Task[None]] = {}
+        for step in steps:
+            for tag in step.branches:
+                self._members.setdefault(tag, []).append(step.id)
         # Steps come in dependency order, so every upstream task exists already.
         for step in steps:
             tasks[step.id] = asyncio.create_task(self._run_step(step, tasks))
@@ -289,38 +333,85 @@ class Run:
         self.emit({"type": "workflow_finished", "result": result})
         return result
 
+    def open_fan_out(self, node_id: str, limit: int | None, strategy: str) -> None:
+        """Bound and isolate the branches of fan-out node `node_id` (NodeContext.fan_out)."""
+        heads = tuple(sorted({head for fan_out, head in self._members if fan_out == node_id}))
+        self.fan_outs[node_id] = FanOut(node_id, limit, strategy, heads)
+
     async def _run_step(self, step: Step, tasks: dict[str, asyncio.Task[None]]) -> None:
         upstream = {link.source for links in step.links.values() for link in links}
         upstream.update(step.after)
         if upstream:
             await asyncio.gather(*(tasks[node_id] for node_id in sorted(upstream)))
+        stopped = self._stopped_branch(step)
+        if stopped is not None:
+            # Its branch failed before it could start: it gives the branch's error.
+            fan_out, error = stopped
+            self._finish(
+                step,
+                {"error": error},
+                {"status": "cancelled", "error": error, "branch_of": fan_out},
+            )
+            return
         inputs = self._port_values(step)
         if self._is_skipped(step, inputs):
             self.skipped.add(step.id)
             self.stats[step.id] = {"status": "skipped"}
             self.emit({"type": "node_skipped", "node": step.id, "label": step.label})
             return
-        self.emit({"type": "node_started", "node": step.id, "label": step.label})
-        started = _now()
-        status, error = "ok", None
-        watch = asyncio.create_task(self._still_waiting(step)) if NOTICE_HANDLERS else None
+        entered: list[tuple[FanOut, str]] = []
         try:
-            output = await self._attempts(step, inputs)
-        except NodeFailed as failure:
-            if step.on_error == "throw" or failure.fatal:
+            await self._run_node(step, inputs, entered)
+        finally:
+            # Only now that its node_finished is out may another branch take the slot.
+            for fan_out, head in reversed(entered):
+                fan_out.leave(head)
+
+    async def _run_node(
+        self, step: Step, inputs: dict[str, Any], entered: list[tuple[FanOut, str]]
+    ) -> None:
+        started: list[float] = []
+        status, error, fan_out = "ok", None, None
+        try:
+            if step.branches:
+                # Its own task, which the failure of its branch can cancel.
+                work = asyncio.ensure_future(self._work(step, inputs, started, entered))
+                self._working[step.id] = work
+                output = await work
+            else:
+                output = await self._work(step, inputs, started, entered)
+        except asyncio.CancelledError:
+            stopped = self._stopped_branch(step)
+            current = asyncio.current_task()
+            if stopped is None or (current is not None and current.cancelling()):
                 raise
-            status = "failed" if step.on_error == "continue" else "fallback"
+            (fan_out, error), status = stopped, "cancelled"
+            output = {"error": error}
+        except NodeFailed as failure:
+            if failure.fatal:
+                raise
             error = str(failure)
-            output = {"error": error} if step.on_error == "continue" else step.fallback
+            if step.on_error == "throw":
+                # Unless a fan-out's failureStrategy lets the run go on without its branch.
+                fan_out = self._fail_branch(step, error)
+                if fan_out is None:
+                    raise
+                status, output = "failed", {"error": error}
+            else:
+                status = "failed" if step.on_error == "continue" else "fallback"
+                output = {"error": error} if step.on_error == "continue" else step.fallback
             self.emit({"type": "node_failed", "node": step.id, "error": error})
         finally:
-            if watch is not None:
-                watch.cancel()
-        self.outputs[step.id] = output
-        stats: dict[str, Any] = {"status": status, "latency_ms": _elapsed_ms(started)}
+            self._working.pop(step.id, None)
+        stats: dict[str, Any] = {"status": status}
+        if started:
+            stats["latency_ms"] = _elapsed_ms(started[0])
         if error is not None:
             # Why the node went on without its own output, in the stats too.
             stats["error"] = error
+        if fan_out is not None:
+            # The fan-out node that went on without the node's branch.
+            stats["branch_of"] = fan_out
         if step.id in self.waits:
             retries, waited = self.waits[step.id]
             stats.update(rate_limit_retries=retries, rate_limit_wait_s=round(waited, 3))
@@ -333,8 +424,80 @@ class Run:
                     if output.get(key) is not None
                 }
             )
+        self._finish(step, output, stats)
+
+    def _finish(self, step: Step, output: Any, stats: dict[str, Any]) -> None:
+        self.outputs[step.id] = output
         self.stats[step.id] = stats
         self.emit({"type": "node_finished", "node": step.id, "label": step.label, **stats})
+
+    async def _work(
+        self,
+        step: Step,
+        inputs: dict[str, Any],
+        started: list[float],
+        entered: list[tuple[FanOut, str]],
+    ) -> Any:
+        """Take the node's branch slots (outer fan-outs first: one order for all
+        nodes, so slots never wait on each other in a circle), then run it."""
+        for fan_out_id, head in step.branches:
+            fan_out = self.fan_outs.get(fan_out_id)
+            if fan_out is not None:
+                await fan_out.enter(head)
+                entered.append((fan_out, head))
+        self.emit({"type": "node_started", "node": step.id, "label": step.label})
+        started.append(_now())
+        watch = asyncio.create_task(self._still_waiting(step)) if NOTICE_HANDLERS else None
+        try:
+            return await self._attempts(step, inputs)
+        finally:
+            if watch is not None:
+                watch.cancel()
+
+    def _stopped_branch(self, step: Step) -> tuple[str, str] | None:
+        """(fan-out, error) when a branch the node belongs to has failed."""
+        for fan_out_id, head in step.branches:
+            fan_out = self.fan_outs.get(fan_out_id)
+            if fan_out is not None and head in fan_out.failed:
+                return fan_out_id, fan_out.failed[head]
+        return None
+
+    def _fail_branch(self, step: Step, error: str) -> str | None:
+        """A node failed for good: its innermost branch fails and stops. The
+        fan-out whose failureStrategy lets the run go on without it, or None:
+        the failure goes up (an enclosing branch fails, or the run)."""
+        reason = error
+        for fan_out_id, head in reversed(step.branches):
+            fan_out = self.fan_outs.get(fan_out_id)
+            if fan_out is None:
+                continue  # the fan-out node itself did not run: nothing to isolate
+            if head in fan_out.failed:
+                return fan_out_id  # failed already, by a node failing at the same time
+            fan_out.failed[head] = error
+            self.emit(
+                {
+                    "type": "branch_failed",
+                    "node": fan_out_id,
+                    "branch": head,
+                    "failure_strategy": fan_out.strategy,
+                    "error": error,
+                }
+            )
+            for node_id in self._members[fan_out_id, head]:
+                if node_id != step.id and node_id in self._working:
+                    self._working[node_id].cancel()
+            if fan_out.strategy == "continue":
+                return fan_out_id
+            if fan_out.strategy == "partial":
+                if len(fan_out.failed) < len(fan_out.heads):
+                    return fan_out_id
+                error = (
+                    f"every branch of node {fan_out_id!r} failed (failureStrategy "
+                    f"partial); the last: {error}"
+                )
+        if error != reason:
+            raise WorkflowError(error)
+        return None
 
     async def _attempts(self, step: Step, inputs: dict[str, Any]) -> Any:
         """Call the node; retry timeouts and TransientErrors (`retries` times),
@@ -431,6 +594,14 @@ class NodeContext:
 
     def emit(self, event_type: str, **fields: Any) -> None:
         self.run.emit({"type": event_type, "node": self.node_id, **fields})
+
+    def fan_out(self, max_concurrency: int | None, failure_strategy: str) -> None:
+        """Make this node's branches (what its outgoing edges start) run with at
+        most `max_concurrency` of them running a node at once (None: no bound).
+        A failed branch stops; then "fail_all" fails the run (or the branch this
+        node sits in), "continue" goes on, "partial" goes on unless every branch
+        failed."""
+        self.run.open_fan_out(self.node_id, max_concurrency, failure_strategy)
 
     def resource(self, key: Hashable, create: Callable[[], Any]) -> Any:
         """One shared object (an API client) per key, made on first use and
@@ -2362,6 +2533,17 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="N",
         help="records per Dask task (default: --concurrency, less for a short batch)",
     )
+    schedule = parser.add_argument_group("running on a schedule")
+    schedule.add_argument(
+        "--schedule",
+        action="store_true",
+        help="run at each tick of the workflow's scheduledTask until stopped (SIGTERM or "
+        "Ctrl-C: after the run in flight); --input values and defaults feed every run; "
+        "one JSON line per run on stdout",
+    )
+    schedule.add_argument(
+        "--max-runs", type=int, metavar="N", help="with --schedule: stop after N runs"
+    )
     args = parser.parse_args(argv)
     if bool(args.batch) != bool(args.output):
         parser.error("--batch and --output go together")
@@ -2373,6 +2555,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--dask runs a batch: give --batch and --output")
     if args.dask_workers < 1 or (args.chunk_size is not None and args.chunk_size < 1):
         parser.error("--dask-workers and --chunk-size must be at least 1")
+    if args.schedule and (args.batch or args.stream):
+        parser.error(
+            "--schedule runs the workflow with the same inputs at each tick: "
+            "not with --batch or --stream"
+        )
+    if args.max_runs is not None and (not args.schedule or args.max_runs < 1):
+        parser.error("--max-runs goes with --schedule and must be at least 1")
     return args
 
 
@@ -2501,8 +2690,13 @@ def _notice(text: str) -> None:
 
 
 def _node_errors(result: dict[str, Any]) -> dict[str, str]:
-    """Nodes the run went on without (onError fallback or continue): why."""
-    return {node: stats["error"] for node, stats in result["nodes"].items() if "error" in stats}
+    """Nodes the run went on without (onError fallback or continue, a failed
+    branch of a fan-out): why. Nodes a failed branch cancelled say the same again."""
+    return {
+        node: stats["error"]
+        for node, stats in result["nodes"].items()
+        if "error" in stats and stats["status"] != "cancelled"
+    }
 
 
 def _print_result(result: dict[str, Any]) -> None:
@@ -2577,6 +2771,11 @@ def _main(args: argparse.Namespace) -> int:
             if summary["interrupted"]:
                 return 130
             return 1 if any_failed else 0
+        if args.schedule:
+            raise InputError(
+                "--schedule runs a workflow that starts on a schedule; this one "
+                "has no scheduledTask trigger"
+            )
         inputs = check_inputs(_read_inputs(args))
         printer = _TokenPrinter() if args.stream and not args.json else None
         result = asyncio.run(run_workflow(inputs, on_event=printer))
@@ -2592,9 +2791,12 @@ def _main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    for error in _node_errors(result).values():
+    for node, error in _node_errors(result).items():
+        fan_out = result["nodes"][node].get("branch_of")
+        went_on = "its onError value" if fan_out is None else f"the rest of {fan_out!r}"
         print(
-            f"warning: {_printable(error)}; the run went on with its onError value", file=sys.stderr
+            f"warning: {_printable(error)}; the run went on with {_printable(went_on)}",
+            file=sys.stderr,
         )
     if args.json:
         try:
