@@ -245,6 +245,12 @@ def retired_model(provider_name: str, model_id: str) -> RetiredModel | None:
     return _RETIRED.get((provider_name, model_id))
 
 
+def retired_anywhere(model_id: str) -> RetiredModel | None:
+    """The retirement record for an id whichever provider retired it (ids differ
+    between providers, so an id alone tells)."""
+    return next((model for model in RETIRED_MODELS if model.id == model_id), None)
+
+
 def chat_model_ids(provider_name: str) -> list[str]:
     """Current chat model ids of one provider, in table order (stable for messages)."""
     return [model.id for model in CHAT_MODELS if model.provider == provider_name]

@@ -25,14 +25,15 @@ from catalyst import expressions
 from catalyst.config_types import is_json_text_field
 from catalyst.configs import field_name
 from catalyst.diagnostics import Diagnostic, errors_in, json_pointer
-from catalyst.groq_models import retired_model
+from catalyst import provider_models
 from catalyst.json_edits import Edit, JsonDocument, RenameKey, ReplaceValue
 from catalyst.loading import load_document, workflow_ids
 from catalyst.validation import CheckedWorkflow, check_workflow
 
 # Config fields holding model ids, whatever the node type.
 _MODEL_FIELDS = ("model",)
-_MODEL_LIST_FIELDS = ("fallback_models",)
+_MODEL_LIST_FIELDS = ("fallback_models", "models")
+_MODEL_ENTRY_FIELDS = ("fallback_model",)
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,24 @@ def _current_models(name: str, value: Any) -> Any:
     if name in _MODEL_FIELDS and isinstance(value, str):
         return _replacement(value)
     if name in _MODEL_LIST_FIELDS and isinstance(value, list):
-        return [_replacement(item) if isinstance(item, str) else item for item in value]
+        return [_current_entry(item) for item in value]
+    if name in _MODEL_ENTRY_FIELDS:
+        return _current_entry(value)
     return value
+
+
+def _current_entry(item: Any) -> Any:
+    """A model id, or {"provider", "model"} (a fallback, a router candidate)."""
+    if isinstance(item, str):
+        return _replacement(item)
+    if isinstance(item, dict) and isinstance(item.get("model"), str):
+        retired = provider_models.retired_model(str(item.get("provider")), item["model"])
+        return {**item, "model": retired.replacement} if retired is not None else item
+    return item
+
+
+def retired_model(model_id: str) -> provider_models.RetiredModel | None:
+    return provider_models.retired_anywhere(model_id)
 
 
 def _replacement(model_id: str) -> str:

@@ -79,8 +79,11 @@ class EmbeddingGenerateConfig(NodeConfig):
     def _defaults(self) -> EmbeddingGenerateConfig:
         if "api_key" not in self.model_fields_set:
             self.api_key = default_key(self.provider)
+            # A default, not something the file said (`catalyst upgrade` keeps it out).
+            self.model_fields_set.discard("api_key")
         if self.model is None:
             self.model = provider_models.DEFAULT_EMBEDDING_MODELS.get(self.provider)
+            self.model_fields_set.discard("model")
         return self
 
 

@@ -64,6 +64,8 @@ class OpenAICompletionConfig(ChatConfig):
     def _provider_key(self) -> OpenAICompletionConfig:
         if "api_key" not in self.model_fields_set:
             self.api_key = default_key(self.provider)
+            # A default, not something the file said (`catalyst upgrade` keeps it out).
+            self.model_fields_set.discard("api_key")
         return self
 
 

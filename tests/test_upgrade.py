@@ -136,3 +136,31 @@ def test_json_report_names_changed_files(
     report = json.loads(capsys.readouterr().out)
     assert report == {"valid": True, "diagnostics": [], "changed": [str(workflow)],
                       "written": False}
+
+
+def test_retired_models_of_every_provider_are_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "providers.json"
+    path.write_text(json.dumps({"nodes": [
+        {"id": "gpt", "type": "openaiCompletion", "data": {"label": "GPT", "config": {
+            "model": "gpt-4-turbo-preview", "prompt": "hi",
+            "fallbackModels": [{"provider": "anthropic", "model": "claude-3-haiku-20240307"}]}}},
+        {"id": "claude", "type": "anthropicCompletion", "data": {"label": "Claude", "config": {
+            "model": "claude-3-opus-20240229", "prompt": "hi"}}},
+        {"id": "route", "type": "llmRouter", "data": {"label": "Route", "config": {
+            "models": [{"provider": "openai", "model": "gpt-3.5-turbo"}],
+            "fallbackModel": {"provider": "groq", "model": "llama-3.3-70b-versatile"},
+            "prompt": "hi"}}},
+    ], "edges": []}))
+
+    assert main(["upgrade", str(path)]) == 0
+
+    nodes = {node["id"]: node["data"]["config"] for node in json.loads(path.read_text())["nodes"]}
+    assert nodes["gpt"]["model"] == "gpt-5.4"
+    # A default key is not written out: the entry stays as short as it was.
+    assert nodes["gpt"]["fallback_models"] == [
+        {"provider": "anthropic", "model": "claude-haiku-4-5"}]
+    assert nodes["claude"]["model"] == "claude-opus-4-8"
+    assert nodes["route"]["models"] == [{"provider": "openai", "model": "gpt-4.1-mini"}]
+    assert nodes["route"]["fallback_model"] == {"provider": "groq",
+                                                "model": "openai/gpt-oss-120b"}
+    assert main(["upgrade", "--check", str(path)]) == 0
