@@ -21,11 +21,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from catalyst import expressions
+from catalyst import expressions, provider_models
 from catalyst.config_types import is_json_text_field
 from catalyst.configs import field_name
 from catalyst.diagnostics import Diagnostic, errors_in, json_pointer
-from catalyst import provider_models
 from catalyst.json_edits import Edit, JsonDocument, RenameKey, ReplaceValue
 from catalyst.loading import load_document, workflow_ids
 from catalyst.validation import CheckedWorkflow, check_workflow
