@@ -942,7 +942,7 @@ def _bounded_range(*args: Any) -> range:
     return numbers
 
 
-def _check_output(value: Any) -> Any:
+def _bounded_output(value: Any) -> Any:
     # Every {{ … }} in a text is written out with str(): bound it first.
     if isinstance(value, _SEQUENCES) and _size(value) > EXPRESSION_MAX_SIZE:
         raise ExpressionLimit(_CHARACTERS)
@@ -959,7 +959,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     _BINOP_CHECKS = {"*": _check_product, "+": _check_sum, "**": _check_power, "%": _check_format}
 
     def __init__(self, **options: Any) -> None:
-        super().__init__(finalize=_check_output, **options)
+        super().__init__(finalize=_bounded_output, **options)
         self.globals["range"] = _bounded_range
         for name, check in _FILTER_CHECKS.items():
             self.filters[name] = _guarded_filter(self.filters[name], check)
