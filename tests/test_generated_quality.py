@@ -128,6 +128,16 @@ def test_compiles(target: tuple[str, str | None]) -> None:
 
 
 @each_example
+def test_no_top_level_name_is_defined_twice(target: tuple[str, str | None]) -> None:
+    # Runtime templates share one namespace: a second definition would silently
+    # replace the first for every caller.
+    tree = ast.parse(compiled(target).source)
+    names = [node.name for node in tree.body
+             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)]
+    assert sorted(name for name in set(names) if names.count(name) > 1) == []
+
+
+@each_example
 def test_generating_twice_gives_identical_bytes(target: tuple[str, str | None]) -> None:
     again = compile_file(EXAMPLES / target[0], target[1])
     assert again.source.encode() == compiled(target).source.encode()
