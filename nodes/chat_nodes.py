@@ -338,7 +338,7 @@ RUNTIME_PARTS = (
         template="provider_anthropic.jinja",
         needs=("chat",),
         dependencies=("anthropic>=2.10,<3", "httpx2>=2.12,<3"),
-        imports=("import anthropic", "import httpx2"),
+        imports=("import anthropic", "import httpx2", "from datetime import datetime"),
         template_data=_provider_data("anthropic"),
     ),
 )

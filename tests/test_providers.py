@@ -392,3 +392,46 @@ def test_catalyst_run_uses_the_local_server_for_each_provider_without_a_key(
     assert outputs["claude"]["content"] == REPLY + "Greet Ann"
     # The OpenAI call went to the server the key was meant for.
     assert [request.path for request in groq_server.chat_requests()] == ["/v1/chat/completions"]
+
+
+# -- rate budgets -------------------------------------------------------------------------
+
+
+def test_anthropics_own_rate_limit_headers_set_the_token_budget(
+    tmp_path: Path, groq_server: MockGroqServer, load_script: Any
+) -> None:
+    """Anthropic says its per-minute limits as anthropic-ratelimit-*; the budget follows."""
+    module = load_script(build(tmp_path, workflow(llm("claude", "anthropicCompletion", {
+        "model": "claude-haiku-4-5", "prompt": "Greet {{ input.name }}"}))))
+    assert module.CHAT_MODELS["anthropic"]["claude-haiku-4-5"]["tokens_per_minute"] == 250_000
+    # The server sends the x-ratelimit-* figures under Anthropic's names.
+    groq_server.update(rate_limit_headers={"x-ratelimit-limit-tokens": "8000"})
+
+    result = asyncio.run(module.run_workflow({"name": "Ann"}))
+
+    assert result["outputs"]["claude"]["content"] == REPLY + "Greet Ann"
+    headers = groq_server.chat_requests()[0]
+    assert headers.path == "/v1/messages"
+    assert module._LEARNED["anthropic", "claude-haiku-4-5"].tokens_per_minute == 8000
+
+
+def test_anthropic_reset_times_become_pauses(tmp_path: Path, load_script: Any) -> None:
+    import datetime as dt
+
+    module = load_script(build(tmp_path, workflow(llm("claude", "anthropicCompletion", {
+        "prompt": "x"}))))
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)).isoformat()
+
+    translated = module._anthropic_rate_headers({
+        "anthropic-ratelimit-tokens-remaining": "0",
+        "anthropic-ratelimit-tokens-reset": soon,
+        "anthropic-ratelimit-requests-limit": "50",
+        "anthropic-ratelimit-requests-reset": "not a time",
+        "retry-after": "3",
+    })
+
+    assert translated["x-ratelimit-remaining-tokens"] == "0"
+    assert translated["x-ratelimit-limit-requests"] == "50"
+    assert translated["retry-after"] == "3"
+    assert "x-ratelimit-reset-requests" not in translated
+    assert 27 < module.duration_seconds(translated["x-ratelimit-reset-tokens"]) <= 30

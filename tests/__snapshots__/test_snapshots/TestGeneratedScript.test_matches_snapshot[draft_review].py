@@ -1640,14 +1640,18 @@ def observe_rate_limits(provider: str, model: str, status: int, headers: Any) ->
         limiter.slowed_down(wait)
 
 
-def rate_limit_hook(provider: str, path: str) -> Callable[[Any], Awaitable[None]]:
+def rate_limit_hook(
+    provider: str, path: str, translate: Callable[[Any], Any] | None = None
+) -> Callable[[Any], Awaitable[None]]:
     """An HTTP client response hook: every response to `path`, retries
-    included, tells the runtime about the provider's rate limits."""
+    included, tells the runtime about the provider's rate limits (`translate`
+    puts a provider's own header names into the x-ratelimit-* ones)."""
 
     async def observe(response: Any) -> None:
         if response.request.url.path.endswith(path):
             model = json.loads(response.request.content).get("model")
-            observe_rate_limits(provider, model, response.status_code, response.headers)
+            headers = translate(response.headers) if translate else response.headers
+            observe_rate_limits(provider, model, response.status_code, headers)
 
     return observe
 

@@ -36,6 +36,7 @@ import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import anthropic
@@ -1641,14 +1642,18 @@ def observe_rate_limits(provider: str, model: str, status: int, headers: Any) ->
         limiter.slowed_down(wait)
 
 
-def rate_limit_hook(provider: str, path: str) -> Callable[[Any], Awaitable[None]]:
+def rate_limit_hook(
+    provider: str, path: str, translate: Callable[[Any], Any] | None = None
+) -> Callable[[Any], Awaitable[None]]:
     """An HTTP client response hook: every response to `path`, retries
-    included, tells the runtime about the provider's rate limits."""
+    included, tells the runtime about the provider's rate limits (`translate`
+    puts a provider's own header names into the x-ratelimit-* ones)."""
 
     async def observe(response: Any) -> None:
         if response.request.url.path.endswith(path):
             model = json.loads(response.request.content).get("model")
-            observe_rate_limits(provider, model, response.status_code, response.headers)
+            headers = translate(response.headers) if translate else response.headers
+            observe_rate_limits(provider, model, response.status_code, headers)
 
     return observe
 
@@ -2161,7 +2166,9 @@ class AnthropicProvider(ChatProvider):
         url = base_url(_ANTHROPIC_HOST, config)
 
         def create() -> anthropic.AsyncAnthropic:
-            hooks = {"response": [rate_limit_hook("anthropic", "/messages")]}
+            hooks = {
+                "response": [rate_limit_hook("anthropic", "/messages", _anthropic_rate_headers)]
+            }
             http = anthropic.DefaultAsyncHttpxClient(event_hooks=hooks)
             return anthropic.AsyncAnthropic(api_key=api_key, base_url=url, http_client=http)
 
@@ -2241,6 +2248,23 @@ class AnthropicProvider(ChatProvider):
 
 
 CHAT_PROVIDERS["anthropic"] = AnthropicProvider()
+
+
+def _anthropic_rate_headers(headers: Any) -> dict[str, str]:
+    """Anthropic's rate-limit headers (anthropic-ratelimit-*, per minute, resets
+    as RFC 3339 times) under the x-ratelimit-* names the runtime reads."""
+    found = {name: headers[name] for name in ("retry-after", "retry-after-ms") if name in headers}
+    for budget in ("requests", "tokens"):
+        for what in ("limit", "remaining"):
+            value = headers.get(f"anthropic-ratelimit-{budget}-{what}")
+            if value is not None:
+                found[f"x-ratelimit-{what}-{budget}"] = value
+        reset = headers.get(f"anthropic-ratelimit-{budget}-reset")
+        with contextlib.suppress(ValueError):
+            if reset:
+                seconds = datetime.fromisoformat(reset).timestamp() - time.time()
+                found[f"x-ratelimit-reset-{budget}"] = f"{max(seconds, 0.0):.3f}s"
+    return found
 
 
 def _anthropic_reply(
