@@ -99,6 +99,14 @@ class ChatModel:
     # adapts to them; `--rpm` / `--tpm` override both numbers.
     requests_per_minute: int = 1_000
     tokens_per_minute: int = 250_000
+    # What it accepts beyond plain chat: `reasoning_effort` values; Groq's
+    # `reasoning_format` (hidden, raw, parsed) and `include_reasoning`
+    # (mutually exclusive); `response_format` json_schema (strict); tools.
+    reasoning_efforts: tuple[str, ...] = ()
+    reasoning_format: bool = False
+    include_reasoning: bool = False
+    json_schema: bool = True
+    tools: bool = True
 
 
 @dataclass(frozen=True)
@@ -127,18 +135,31 @@ class RetiredModel:
     retired_on: str | None = None
 
 
+_GPT_OSS_EFFORTS = ("low", "medium", "high")
+_GPT_5_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+
 CHAT_MODELS: tuple[ChatModel, ...] = (
-    ChatModel("groq", "openai/gpt-oss-120b", 131_072, 65_536, 0.15, 0.60, 500, 8, "OpenAI"),
-    ChatModel("groq", "openai/gpt-oss-20b", 131_072, 65_536, 0.075, 0.30, 1000, 13, "OpenAI"),
-    ChatModel("groq", "qwen/qwen3.8-27b", 131_072, 16_384, 0.80, 4.00, 450, 10, "Alibaba Cloud"),
+    ChatModel("groq", "openai/gpt-oss-120b", 131_072, 65_536, 0.15, 0.60, 500, 8, "OpenAI",
+              reasoning_efforts=_GPT_OSS_EFFORTS, include_reasoning=True),
+    ChatModel("groq", "openai/gpt-oss-20b", 131_072, 65_536, 0.075, 0.30, 1000, 13, "OpenAI",
+              reasoning_efforts=_GPT_OSS_EFFORTS, include_reasoning=True),
+    ChatModel("groq", "qwen/qwen3.8-27b", 131_072, 16_384, 0.80, 4.00, 450, 10, "Alibaba Cloud",
+              reasoning_efforts=("none", "default", "low", "medium", "high"),
+              reasoning_format=True, include_reasoning=True, json_schema=False),
     ChatModel("groq", "groq/compound", 131_072, 8_192, None, None, None, None, "Groq",
-              requests_per_minute=200, tokens_per_minute=200_000),
+              requests_per_minute=200, tokens_per_minute=200_000, json_schema=False,
+              tools=False),
     ChatModel("groq", "groq/compound-mini", 131_072, 8_192, None, None, None, None, "Groq",
-              requests_per_minute=200, tokens_per_minute=200_000),
-    ChatModel("openai", "gpt-5.5", 400_000, 128_000, 5.00, 30.00, 60, 2, "system"),
-    ChatModel("openai", "gpt-5.4", 400_000, 128_000, 2.50, 15.00, 70, 5, "system"),
-    ChatModel("openai", "gpt-5.4-mini", 400_000, 128_000, 0.75, 4.50, 120, 9, "system"),
-    ChatModel("openai", "gpt-5.4-nano", 400_000, 128_000, 0.20, 1.25, 150, 15, "system"),
+              requests_per_minute=200, tokens_per_minute=200_000, json_schema=False,
+              tools=False),
+    ChatModel("openai", "gpt-5.5", 400_000, 128_000, 5.00, 30.00, 60, 2, "system",
+              reasoning_efforts=_GPT_5_EFFORTS),
+    ChatModel("openai", "gpt-5.4", 400_000, 128_000, 2.50, 15.00, 70, 5, "system",
+              reasoning_efforts=_GPT_5_EFFORTS),
+    ChatModel("openai", "gpt-5.4-mini", 400_000, 128_000, 0.75, 4.50, 120, 9, "system",
+              reasoning_efforts=_GPT_5_EFFORTS),
+    ChatModel("openai", "gpt-5.4-nano", 400_000, 128_000, 0.20, 1.25, 150, 15, "system",
+              reasoning_efforts=_GPT_5_EFFORTS),
     ChatModel("openai", "gpt-4.1", 1_047_576, 32_768, 2.00, 8.00, 80, 11, "system"),
     ChatModel("openai", "gpt-4.1-mini", 1_047_576, 32_768, 0.40, 1.60, 100, 14, "system"),
     ChatModel("anthropic", "claude-fable-5", 1_000_000, 128_000, 10.00, 50.00, 40, 1,

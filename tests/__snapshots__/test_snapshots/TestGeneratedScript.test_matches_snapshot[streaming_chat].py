@@ -1166,6 +1166,10 @@ class ChatReply:
     # Provider-specific fields of the output under the provider's own names
     # (Anthropic's stop_reason), beside the common ones.
     extra: dict[str, Any] = field(default_factory=dict)
+    # Calls the model asks for: [{"id", "name", "arguments" (JSON text)}].
+    tool_calls: list[dict[str, str]] = field(default_factory=list)
+    # The model's reasoning, apart from `content` (Groq's parsed reasoning).
+    reasoning: str | None = None
     # Whether any text of a streamed reply went out (then no fallback may repeat it).
     streamed: bool = False
 
@@ -1306,6 +1310,138 @@ class ChatProvider(ABC):
 
 # Every provider a node of this script calls, by name (chat, or embeddings
 # through the same SDK adapter).
+class OpenAIWireProvider(ChatProvider):
+    """A provider speaking OpenAI's chat wire through an OpenAI-style SDK
+    (Groq's, OpenAI's): one request builder and one reply and stream reader,
+    tool calls and reasoning included. Subclasses add their own parameters."""
+
+    # Config fields sent under the same name when set.
+    parameters: tuple[str, ...] = ("temperature", "top_p", "stop", "seed")
+    # The name the completion budget goes under.
+    budget_name = "max_completion_tokens"
+    # The reasoning settings its SDK takes.
+    reasoning_options: tuple[str, ...] = ("reasoning_effort",)
+    transport_errors: tuple[type[BaseException], ...] = ()
+
+    def request(
+        self, config: dict[str, Any], messages: list[dict[str, Any]], model: str
+    ) -> dict[str, Any]:
+        request = {"model": model, "messages": messages}
+        request.update({key: config[key] for key in self.parameters if config.get(key) is not None})
+        if config.get("max_completion_tokens") is not None:
+            request[self.budget_name] = config["max_completion_tokens"]
+        request.update(wire_options(config, self.reasoning_options))
+        return request
+
+    def usage(self, completion: Any) -> Any:
+        """The usage object of a completion or a stream chunk, if it has one."""
+        return getattr(completion, "usage", None)
+
+    def stream_arguments(self) -> dict[str, Any]:
+        """Extra arguments of a streamed call (OpenAI: usage on the last chunk)."""
+        return {}
+
+    async def complete(self, client: Any, request: dict[str, Any]) -> ChatReply:
+        completion = await client.chat.completions.create(**request)
+        choice = completion.choices[0]
+        message = choice.message
+        return ChatReply(
+            model=completion.model,
+            content=message.content or "",
+            finish_reason=choice.finish_reason,
+            usage=_wire_usage(self.usage(completion)),
+            tool_calls=[
+                {
+                    "id": call.id,
+                    "name": call.function.name,
+                    "arguments": call.function.arguments or "",
+                }
+                for call in message.tool_calls or ()
+            ],
+            reasoning=getattr(message, "reasoning", None),
+        )
+
+    async def stream(
+        self, client: Any, request: dict[str, Any], reply: ChatReply
+    ) -> AsyncIterator[str]:
+        # One growing buffer, not a list of small strings: a long reply arrives
+        # in thousands of few-character deltas. Tool calls arrive in fragments
+        # by index; usage on the last chunk.
+        text, reasoning = bytearray(), bytearray()
+        calls: dict[int, dict[str, str]] = {}
+        usage = None
+        stream = await client.chat.completions.create(
+            **request, stream=True, **self.stream_arguments()
+        )
+        try:
+            async with stream:
+                async for chunk in stream:
+                    reply.model = chunk.model or reply.model
+                    usage = self.usage(chunk) or usage
+                    if not chunk.choices:
+                        continue
+                    choice = chunk.choices[0]
+                    delta = choice.delta
+                    if delta.content:
+                        text += delta.content.encode()
+                        yield delta.content
+                    if getattr(delta, "reasoning", None):
+                        reasoning += delta.reasoning.encode()
+                    for part in delta.tool_calls or ():
+                        call = calls.setdefault(part.index, {"id": "", "name": "", "arguments": ""})
+                        call["id"] = part.id or call["id"]
+                        if part.function is not None:
+                            call["name"] += part.function.name or ""
+                            call["arguments"] += part.function.arguments or ""
+                    reply.finish_reason = choice.finish_reason or reply.finish_reason
+        except self.transport_errors as exc:
+            raise TransientError(f"the stream from {self.label} broke off: {exc}") from None
+        reply.content, reply.usage = text.decode(), _wire_usage(usage)
+        reply.tool_calls = [calls[index] for index in sorted(calls)]
+        reply.reasoning = reasoning.decode() or None
+
+
+def _wire_usage(usage: Any) -> dict[str, int]:
+    if usage is None:
+        return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def wire_options(config: dict[str, Any], reasoning: tuple[str, ...]) -> dict[str, Any]:
+    """Tools, response format and the `reasoning` settings in OpenAI's wire names."""
+    options: dict[str, Any] = {}
+    if config.get("tools"):
+        options["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": tool["name"],
+                    "description": tool.get("description", ""),
+                    "parameters": tool["parameters"],
+                },
+            }
+            for tool in config["tools"]
+        ]
+        choice = config.get("tool_choice")
+        if isinstance(choice, dict):
+            options["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}}
+        elif choice is not None:
+            options["tool_choice"] = choice
+        if config.get("parallel_tool_calls") is not None:
+            options["parallel_tool_calls"] = config["parallel_tool_calls"]
+    response_format = config.get("response_format")
+    if response_format and response_format.get("type") != "text":
+        options["response_format"] = response_format
+    for name in reasoning:
+        if config.get(name) is not None:
+            options[name] = config[name]
+    return options
+
+
 CHAT_PROVIDERS: dict[str, ChatProvider] = {}
 
 
@@ -1911,17 +2047,18 @@ RETIRED_MODELS.update(
     }
 )
 _GROQ_HOST = {"label": "Groq", "base_url_env": "GROQ_BASE_URL", "base_url": "https://api.groq.com"}
-_GROQ_PARAMETERS = ("temperature", "max_completion_tokens", "top_p", "stop", "seed")
 
 
-class GroqProvider(ChatProvider):
+class GroqProvider(OpenAIWireProvider):
     """Groq through its official SDK. The SDK retries 408/409/429/5xx and
     dropped connections itself, honouring retry-after, `ctx.retries` times."""
 
     name = "groq"
     label = "Groq"
     sdk = groq
+    transport_errors = (httpx.TransportError,)
     errors = (groq.APIError, httpx.TransportError)
+    reasoning_options = ("reasoning_effort", "reasoning_format", "include_reasoning")
 
     def client(self, ctx: NodeContext, config: dict[str, Any]) -> groq.AsyncGroq:
         api_key = ctx.secret(config["api_key"])
@@ -1939,51 +2076,12 @@ class GroqProvider(ChatProvider):
         timeout = httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
         return client.with_options(max_retries=ctx.retries, timeout=timeout)
 
-    def request(
-        self, config: dict[str, Any], messages: list[dict[str, Any]], model: str
-    ) -> dict[str, Any]:
-        request = {"model": model, "messages": messages}
-        request.update(
-            {key: config[key] for key in _GROQ_PARAMETERS if config.get(key) is not None}
-        )
-        return request
-
-    async def complete(self, client: groq.AsyncGroq, request: dict[str, Any]) -> ChatReply:
-        completion = await client.chat.completions.create(**request)
-        choice = completion.choices[0]
-        return ChatReply(
-            model=completion.model,
-            content=choice.message.content or "",
-            finish_reason=choice.finish_reason,
-            usage=_groq_usage(completion.usage),
-        )
-
-    async def stream(
-        self, client: groq.AsyncGroq, request: dict[str, Any], reply: ChatReply
-    ) -> AsyncIterator[str]:
-        # One growing buffer, not a list of small strings: a long reply arrives
-        # in thousands of few-character deltas. Usage comes on the final chunk.
-        text = bytearray()
-        usage = None
-        stream = await client.chat.completions.create(**request, stream=True)
-        try:
-            async with stream:
-                async for chunk in stream:
-                    reply.model = chunk.model
-                    if chunk.x_groq is not None and chunk.x_groq.usage is not None:
-                        usage = chunk.x_groq.usage
-                    elif chunk.usage is not None:
-                        usage = chunk.usage
-                    if not chunk.choices:
-                        continue
-                    choice = chunk.choices[0]
-                    if choice.delta.content:
-                        text += choice.delta.content.encode()
-                        yield choice.delta.content
-                    reply.finish_reason = choice.finish_reason or reply.finish_reason
-        except httpx.TransportError as exc:
-            raise TransientError(f"the stream from Groq broke off: {exc}") from None
-        reply.content, reply.usage = text.decode(), _groq_usage(usage)
+    def usage(self, completion: Any) -> Any:
+        # Streams carry it in x_groq on the final chunk (and top-level there too).
+        extra = getattr(completion, "x_groq", None)
+        if extra is not None and getattr(extra, "usage", None) is not None:
+            return extra.usage
+        return getattr(completion, "usage", None)
 
     def status_kind(self, status: int, detail: dict[str, Any]) -> str | None:
         # 498: flex-tier capacity, a rate limit by another name.
@@ -1991,16 +2089,6 @@ class GroqProvider(ChatProvider):
 
 
 CHAT_PROVIDERS["groq"] = GroqProvider()
-
-
-def _groq_usage(usage: Any) -> dict[str, int]:
-    if usage is None:
-        return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-    }
 
 
 async def execute_groq_completion(
