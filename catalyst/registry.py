@@ -246,7 +246,7 @@ def config_schema(model: builtins.type[BaseModel]) -> dict[str, Any]:
 PLANNED_TYPES: frozenset[str] = frozenset(
     {
         "anthropicCompletion", "openaiCompletion", "azureOpenaiCompletion", "embeddingGenerate",
-        "agenticToolCall", "llmRouter", "qdrantSearch", "postgresQuery", "redisOperation",
+        "agenticToolCall", "llmRouter", "qdrantSearch", "redisOperation",
         "httpRequest", "webhookSend", "switch", "loop", "parallel", "aggregate", "retry", "delay",
         "earlyReturn", "jsonTransform", "mapArray", "filterArray", "validate", "rateLimit",
     }
