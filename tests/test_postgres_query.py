@@ -515,6 +515,7 @@ def test_sql_errors_are_one_line(tmp_path: Path, db: str) -> None:
         "SELECT 1; SELECT 2": "cannot insert multiple commands into a prepared statement "
                               "(one SQL statement per postgresQuery node)",
         "SELECT * FROM {{ input.t }}": "stands for a value, never a table or column name",
+        "SELECT {{ [1, 'mixed'] }} AS v": "cannot send the statement to PostgreSQL: ",
     }
     for query, expected in cases.items():
         module = load(tmp_path, query_workflow({"query": query},
