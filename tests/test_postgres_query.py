@@ -475,8 +475,8 @@ def test_statement_timeout(tmp_path: Path, db: str) -> None:
 
 
 def test_the_timeout_is_the_statements_alone(tmp_path: Path, db: str) -> None:
-    """set_config(…, true) lasts for the statement's transaction: the next statement on the
-    same pooled connection runs under its own node's timeout, not the last one's."""
+    """Each statement runs under its own node's timeout: the next statement on the same
+    pooled connection gets its node's timeout, not the last one's."""
     probe = "SELECT current_setting('statement_timeout') AS t, pg_backend_pid() AS pid"
     document = query_workflow({"query": probe, "timeout": 1.5})
     document["nodes"].append({
@@ -491,19 +491,30 @@ def test_the_timeout_is_the_statements_alone(tmp_path: Path, db: str) -> None:
     assert sql(db, "SELECT current_setting('statement_timeout')") == [("0",)]
 
 
-def test_without_pipeline_mode_the_same_in_an_explicit_transaction(tmp_path: Path, db: str) -> None:
-    """libpq before 14 has no pipeline mode: the statement then runs in BEGIN … COMMIT."""
+@pytest.mark.parametrize("loosen", [
+    "SET statement_timeout = 0", "SELECT set_config('statement_timeout', '0', false)",
+    "RESET ALL", "DISCARD ALL",
+])
+def test_a_statement_that_changes_the_timeout_does_not_outlast_it(tmp_path: Path, db: str,
+                                                                   loosen: str) -> None:
+    """The pooled connection's statement_timeout is set only when it differs from the
+    node's; a statement that may change it makes the next one set it again."""
+    document = query_workflow({"query": loosen})
+    document["nodes"].append({
+        "id": "slow", "type": "postgresQuery", "position": {"x": 0, "y": 0},
+        "data": {"label": "Slow", "config": {
+            "connectionString": SECRET_ENV, "timeout": 0.2,
+            "query": "SELECT pg_sleep(3) WHERE {{ nodes.q.output.rowcount }} >= 0"}}})
+    started = time.perf_counter()
+    assert "ran longer than its timeout of 0.2 s" in str(failure(load(tmp_path, document)))
+    assert time.perf_counter() - started < 2.5
+
+
+def test_statements_that_cannot_run_in_a_transaction_block(tmp_path: Path, db: str) -> None:
     users_table(db)
-    module = load(tmp_path, query_workflow({"query": "UPDATE users SET name = {{ input.n }} "
-                                                     "WHERE id = 1 RETURNING name",
-                                            "timeout": 0.3},
-                                           inputs={"n": {"type": "string"}}))
-    module._POSTGRES_PIPELINE = False
-    assert run(module, {"n": "Anna"})["outputs"]["q"]["rows"] == [{"name": "Anna"}]
-    slow = load(tmp_path, query_workflow({"query": "SELECT pg_sleep(3)", "timeout": 0.2}))
-    slow._POSTGRES_PIPELINE = False
-    assert "ran longer than its timeout of 0.2 s" in str(failure(slow))
-    assert sql(db, "SELECT name FROM users WHERE id = 1") == [("Anna",)]
+    for query in ("VACUUM users", "CREATE INDEX CONCURRENTLY users_name ON users (name)"):
+        assert run(load(tmp_path, query_workflow({"query": query})))["outputs"]["q"] == {
+            "rows": [], "rowcount": 0, "columns": []}
 
 
 def test_sql_errors_are_one_line(tmp_path: Path, db: str) -> None:

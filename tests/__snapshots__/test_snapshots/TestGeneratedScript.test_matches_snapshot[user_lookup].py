@@ -986,16 +986,18 @@ POSTGRES_POOL_MAX_SIZE = 10
 # Seconds to wait for the server when connecting, unless the connection string
 # sets connect_timeout itself.
 POSTGRES_CONNECT_TIMEOUT_S = 10
-# Each statement runs in its own transaction with its node's timeout as
-# PostgreSQL's statement_timeout. Sent pipelined (libpq 14 or later): the
-# setting, the statement and the commit cost one round trip.
-_POSTGRES_PIPELINE = psycopg.capabilities.has_pipeline()
-_POSTGRES_SET_TIMEOUT = "SELECT set_config('statement_timeout', %s, true)"
+# Each statement is its own transaction (autocommit) and runs under its node's
+# timeout as PostgreSQL's statement_timeout: a pooled connection's setting is
+# changed only when it differs from the node's, so it costs no round trip.
+_POSTGRES_SET_TIMEOUT = "SELECT set_config('statement_timeout', %s, false)"
+# SQL that may change statement_timeout itself (SET, RESET ALL, DISCARD ALL).
+_POSTGRES_RESETS = ("statement_timeout", "reset", "discard")
 # SQLSTATEs worth another try: the connection broke, the server is restarting
 # or short of resources, a serialization failure or deadlock, a lock wait.
-_POSTGRES_TRANSIENT = tuple(
-    "08000 08001 08003 08004 08006 08007 40001 40P01 53 55P03 57P01 " "57P02 57P03".split()
-)
+_POSTGRES_TRANSIENT = (
+    "08000", "08001", "08003", "08004", "08006", "08007", "40001", "40P01", "53", "55P03",
+    "57P01", "57P02", "57P03",
+)  # fmt: skip
 _POSTGRES_REJECTED_LOGIN = (
     "password authentication failed",
     "no password supplied",
@@ -1012,13 +1014,23 @@ class PostgresPool:
     after a direct connection has shown the string works, so that a wrong
     password or a refused connection is reported as such."""
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, env: str) -> None:
+        try:
+            psycopg.conninfo.conninfo_to_dict(conninfo)
+        except psycopg.Error:
+            # libpq's message quotes the string: say what is wrong without it.
+            raise ConfigurationError(
+                f"{env} does not hold a PostgreSQL connection string (a postgresql:// URL or "
+                "key=value pairs)"
+            ) from None
         self.conninfo = conninfo
         self.pool: psycopg_pool.AsyncConnectionPool[Any] | None = None
         self._opening = asyncio.Lock()
         self._watch: asyncio.Task[None] | None = None
-        # Every connection the pool opened (see close).
+        # Every connection the pool opened (see close), and the statement_timeout
+        # each has now (in milliseconds, as text) when known.
         self._opened: set[psycopg.AsyncConnection[Any]] = set()
+        self.timeouts: dict[psycopg.AsyncConnection[Any], str] = {}
 
     def options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"autocommit": True, "row_factory": dict_row}
@@ -1057,6 +1069,7 @@ class PostgresPool:
     async def _opened_one(self, connection: psycopg.AsyncConnection[Any]) -> None:
         self._opened = {known for known in self._opened if not known.closed}
         self._opened.add(connection)
+        self.timeouts = {known: value for known, value in self.timeouts.items() if not known.closed}
 
     async def _close_with_the_loop(self) -> None:
         """asyncio.run cancels every task before it closes shared clients, and
@@ -1200,23 +1213,24 @@ def _postgres_json(value: Any) -> Any:
 
 
 async def _postgres_statement(
-    connection: psycopg.AsyncConnection[Any], sql: str, params: dict[str, Any], timeout: float
+    shared: PostgresPool,
+    connection: psycopg.AsyncConnection[Any],
+    sql: str,
+    params: dict[str, Any],
+    timeout: float,
 ) -> psycopg.AsyncCursor[Any]:
-    """Run the statement in a transaction of its own, under statement_timeout."""
+    """Run the statement under the node's statement_timeout."""
     milliseconds = str(max(1, round(timeout * 1000)))
-    cursor = connection.cursor()
-    if _POSTGRES_PIPELINE:
-        # Statements up to the sync are one implicit transaction: the setting
-        # is the statement's alone, and the sync commits it.
-        async with connection.pipeline() as pipeline:
-            await cursor.execute(_POSTGRES_SET_TIMEOUT, (milliseconds,))
-            await cursor.execute(sql, params)
-            await pipeline.sync()
-    else:
-        async with connection.transaction():
-            await cursor.execute(_POSTGRES_SET_TIMEOUT, (milliseconds,))
-            await cursor.execute(sql, params)
-    return cursor
+    if shared.timeouts.get(connection) != milliseconds:
+        await connection.execute(_POSTGRES_SET_TIMEOUT, (milliseconds,))
+        shared.timeouts[connection] = milliseconds
+    lowered = sql.lower()
+    if any(word in lowered for word in _POSTGRES_RESETS):
+        # The statement may set statement_timeout: set it again next time.
+        del shared.timeouts[connection]
+    # Prepared: always the extended protocol (so one statement, values never
+    # in the text), and parsed once per connection, not once per run.
+    return await connection.execute(sql, params, prepare=True)
 
 
 async def execute_postgres_query(
@@ -1227,16 +1241,8 @@ async def execute_postgres_query(
     reports none, such as CREATE TABLE)."""
     env = config["connection_string"]["$secret"]
     conninfo = ctx.secret(config["connection_string"])
-    try:
-        psycopg.conninfo.conninfo_to_dict(conninfo)
-    except psycopg.Error:
-        # libpq's message quotes the string: say what is wrong without it.
-        raise ConfigurationError(
-            f"{env} does not hold a PostgreSQL connection string (a postgresql:// URL or "
-            "key=value pairs)"
-        ) from None
     key = ("postgres", hashlib.sha256(conninfo.encode()).hexdigest())
-    shared: PostgresPool = ctx.resource(key, lambda: PostgresPool(conninfo))
+    shared: PostgresPool = ctx.resource(key, lambda: PostgresPool(conninfo, env))
     pool = await shared.connections(env)
     query, timeout = config["query"], config["timeout"]
     params = {
@@ -1245,7 +1251,7 @@ async def execute_postgres_query(
     }
     try:
         async with pool.connection(timeout=timeout) as connection:
-            cursor = await _postgres_statement(connection, query["sql"], params, timeout)
+            cursor = await _postgres_statement(shared, connection, query["sql"], params, timeout)
             rows = await cursor.fetchall() if cursor.description is not None else []
     except psycopg_pool.PoolTimeout:
         raise await shared.why_no_connection(env, timeout) from None
