@@ -517,6 +517,23 @@ def test_statements_that_cannot_run_in_a_transaction_block(tmp_path: Path, db: s
             "rows": [], "rowcount": 0, "columns": []}
 
 
+def test_a_table_changed_elsewhere_is_read_afresh(tmp_path: Path, db: str) -> None:
+    """The statement is prepared on its pooled connection; a migration made on another
+    connection must not leave it failing ("cached plan must not change result type")."""
+    users_table(db)
+    module = load(tmp_path, query_workflow({"query": "SELECT * FROM users WHERE id = 1"}))
+
+    async def runs() -> list[list[str]]:
+        columns = []
+        for number in range(3):
+            if number == 2:
+                sql(db, "ALTER TABLE users ADD COLUMN age int DEFAULT 7")
+            columns.append((await module.run_workflow({}))["outputs"]["q"]["columns"])
+        return columns
+
+    assert asyncio.run(runs())[1:] == [["id", "name", "email"], ["id", "name", "email", "age"]]
+
+
 def test_sql_errors_are_one_line(tmp_path: Path, db: str) -> None:
     cases = {
         "SELEC 1": "PostgreSQL rejected the statement (42601): syntax error at or near "
