@@ -336,14 +336,16 @@ def cmd_run(args: argparse.Namespace, script_args: list[str]) -> int:
         script = Path(folder) / ("run-" + target.script_name())
         script.write_text(result.source, encoding="utf-8")
         command = [sys.executable, str(script), *script_args]
-        if os.environ.get("GROQ_API_KEY") or not result.plan.env_vars:
+        # The local server stands in for Groq only: other secrets (a database URL) it cannot serve.
+        if os.environ.get("GROQ_API_KEY") or "GROQ_API_KEY" not in result.plan.env_vars:
             return subprocess.call(command)
         return _run_against_local_server(command)
 
 
 def _missing_requirements(requirements: Sequence[str]) -> list[str]:
     """Requirements whose package this interpreter cannot import."""
-    names = {requirement: re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0]
+    # The import name of a distribution: psycopg-pool imports as psycopg_pool.
+    names = {requirement: re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0].replace("-", "_")
              for requirement in requirements}
     return [req for req, name in names.items() if importlib.util.find_spec(name) is None]
 

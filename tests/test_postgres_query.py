@@ -863,3 +863,29 @@ def test_the_process_exits_while_the_pool_reconnects_to_a_silent_server(
     assert "failed: node 'q' (Query) failed: PostgreSQL: " in out, out + err
     assert out.endswith("exited\n"), out + err
     assert process.returncode == 0, err
+
+
+# -- catalyst run ------------------------------------------------------------------------------
+
+
+def test_catalyst_run_knows_the_postgres_requirements_by_their_import_names() -> None:
+    from catalyst.cli import _missing_requirements
+
+    pytest.importorskip("psycopg_pool")
+    assert _missing_requirements(["psycopg[binary]>=3.3,<4", "psycopg-pool>=3.3,<4",
+                                  "no-such-dist-x>=1"]) == ["no-such-dist-x>=1"]
+
+
+def test_catalyst_run_uses_the_database_not_the_local_groq_server(tmp_path: Path, db: str) -> None:
+    users_table(db)
+    source = tmp_path / "lookup.json"
+    source.write_text(json.dumps(query_workflow(
+        {"query": "SELECT name FROM users WHERE id = {{ input.id }}"},
+        inputs={"id": {"type": "integer", "required": True}})), encoding="utf-8")
+    environment = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", SECRET_ENV: db}
+    done = subprocess.run(["catalyst", "run", str(source), "--input", "id=3"], capture_output=True,
+                          text=True, env=environment, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"q": {"rows": [{"name": "O'Hara"}], "rowcount": 1,
+                                             "columns": ["name"]}}
+    assert "Groq" not in done.stderr
