@@ -62,8 +62,8 @@ class PostgresQueryConfig(NodeConfig):
     )
     timeout: float = Field(
         30.0, gt=0, le=MAX_TIMEOUT_S,
-        description="Seconds the statement may run (PostgreSQL's statement_timeout, "
-        "for this statement's transaction); also the longest wait for a pooled connection.",
+        description="Seconds the statement may run (PostgreSQL's statement_timeout); also "
+        "the longest wait for a pooled connection.",
     )
 
     @field_validator("query")
@@ -350,7 +350,7 @@ NODE_TYPES = (
             "columns": array(STRING),
         }),
         example={
-            "connectionString": DEFAULT_ENV,
+            "connection_string": DEFAULT_ENV,
             "query": "SELECT id, name FROM users WHERE id = {{ input.userId }}",
             "timeout": 30,
         },

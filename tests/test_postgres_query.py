@@ -889,3 +889,34 @@ def test_catalyst_run_uses_the_database_not_the_local_groq_server(tmp_path: Path
     assert json.loads(done.stdout) == {"q": {"rows": [{"name": "O'Hara"}], "rowcount": 1,
                                              "columns": ["name"]}}
     assert "Groq" not in done.stderr
+
+
+# -- the PostgreSQL fixture's own rule ----------------------------------------------------------
+
+
+def test_a_missing_postgresql_skips_locally_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="needs a local PostgreSQL: no binaries"):
+        postgres_unavailable("no binaries")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true: a skip would hide it"):
+        postgres_unavailable("no binaries")
+
+
+def test_the_server_binaries_are_looked_for_where_debian_puts_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from postgres_server import PostgresUnavailable, find_bindir
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PG_BINDIR", str(tmp_path))
+    try:
+        found = find_bindir()
+    except PostgresUnavailable as exc:
+        assert "apt-get install postgresql" in str(exc)
+    else:
+        assert found.parent.parent == Path("/usr/lib/postgresql") or found == Path(
+            "/usr/local/pgsql/bin")
+    for name in ("initdb", "pg_ctl", "postgres"):
+        (tmp_path / name).write_text("")
+    assert find_bindir() == tmp_path
