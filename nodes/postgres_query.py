@@ -78,8 +78,9 @@ class PostgresQueryConfig(NodeConfig):
         """The script receives the compiled query: SQL with placeholders, and the
         expression behind each placeholder (see `compile_query`)."""
         data: dict[str, Any] = handler(self)
-        compiled = compile_query(self.query, tuple(self.params))
-        data["query"] = {"sql": compiled.sql, "values": dict(compiled.values)}
+        if "query" in data:
+            compiled = compile_query(self.query, tuple(self.params))
+            data["query"] = {"sql": compiled.sql, "values": dict(compiled.values)}
         return data
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib.util
 import json
 import socket
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -465,10 +467,8 @@ def test_an_injection_against_an_integer_column_is_a_clear_error(tmp_path: Path,
 
 
 def test_statement_timeout(tmp_path: Path, db: str) -> None:
-    module = load(tmp_path, query_workflow({"query": "SELECT pg_sleep(5)", "timeout": 0.2}))
-    started = time.perf_counter()
-    error = failure(module)
-    assert time.perf_counter() - started < 3
+    module = load(tmp_path, query_workflow({"query": "SELECT pg_sleep(30)", "timeout": 0.2}))
+    error = failure(module)  # only a cancelled statement ends before 30 s with an error
     assert str(error) == ("node 'q' (Query) failed: the statement ran longer than its timeout "
                           "of 0.2 s and was cancelled (PostgreSQL statement_timeout)")
     assert "\n" not in str(error)
@@ -504,10 +504,8 @@ def test_a_statement_that_changes_the_timeout_does_not_outlast_it(tmp_path: Path
         "id": "slow", "type": "postgresQuery", "position": {"x": 0, "y": 0},
         "data": {"label": "Slow", "config": {
             "connectionString": SECRET_ENV, "timeout": 0.2,
-            "query": "SELECT pg_sleep(3) WHERE {{ nodes.q.output.rowcount }} >= 0"}}})
-    started = time.perf_counter()
+            "query": "SELECT pg_sleep(30) WHERE {{ nodes.q.output.rowcount }} >= 0"}}})
     assert "ran longer than its timeout of 0.2 s" in str(failure(load(tmp_path, document)))
-    assert time.perf_counter() - started < 2.5
 
 
 def test_statements_that_cannot_run_in_a_transaction_block(tmp_path: Path, db: str) -> None:
@@ -595,6 +593,19 @@ def backend_gone(url: str, pid: int, seconds: float = 5) -> bool:
     return True
 
 
+def test_two_event_loops_leave_nothing_open(tmp_path: Path, db: str) -> None:
+    """Each asyncio.run has its own pool and closes it: no connection is left to the
+    garbage collector (psycopg warns then), no task is left pending."""
+    module = load(tmp_path, query_workflow({"query": "SELECT 1 AS one"}))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            assert run(module)["outputs"]["q"]["rows"] == [{"one": 1}]
+        gc.collect()
+    assert [str(w.message) for w in caught
+            if issubclass(w.category, (ResourceWarning, RuntimeWarning))] == []
+
+
 def test_aclose_closes_the_pool_and_the_next_run_opens_a_new_one(tmp_path: Path, db: str) -> None:
     module = load(tmp_path, query_workflow({"query": "SELECT pg_backend_pid() AS pid"}))
 
@@ -610,17 +621,19 @@ def test_aclose_closes_the_pool_and_the_next_run_opens_a_new_one(tmp_path: Path,
 
 
 def test_concurrent_nodes_share_the_pool(tmp_path: Path, db: str) -> None:
-    document = query_workflow({"query": "SELECT pg_sleep(0.3), 1 AS n"})
+    """Independent nodes run side by side, each on a connection of the one pool (run one
+    after another they would all get its first connection)."""
+    query = "SELECT pg_backend_pid() AS pid, pg_sleep(0.5) IS NULL AS slept"
+    document = query_workflow({"query": query})
     for index in range(4):
         document["nodes"].append({
             "id": f"q{index}", "type": "postgresQuery", "position": {"x": 0, "y": 0},
             "data": {"label": f"Q{index}", "config": {"connectionString": SECRET_ENV,
-                                                      "query": "SELECT pg_sleep(0.3), 1 AS n"}}})
-    module = load(tmp_path, document)
-    started = time.perf_counter()
-    result = run(module)
-    assert time.perf_counter() - started < 1.2  # five 0.3 s statements side by side
-    assert all(output["rows"][0]["n"] == 1 for output in result["outputs"].values())
+                                                      "query": query}}})
+    outputs = run(load(tmp_path, document))["outputs"]
+    pids = {output["rows"][0]["pid"] for output in outputs.values()}
+    assert len(outputs) == 5
+    assert 1 < len(pids) <= 5
 
 
 def test_a_lost_connection_is_transient_and_retried(tmp_path: Path, db: str) -> None:
@@ -648,15 +661,22 @@ def test_no_free_connection_is_transient(tmp_path: Path, db: str) -> None:
         {"query": "SELECT pg_sleep({{ input.s }})", "timeout": "{{ input.t }}"},
         inputs={"s": {"type": "number"}, "t": {"type": "number"}}, node={"retries": 0}))
     module.POSTGRES_POOL_MAX_SIZE = 1
+    busy = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE " \
+           "'SELECT pg_sleep(%%'"
 
     async def both() -> Any:
-        hog = asyncio.create_task(module.run_workflow({"s": 1.5, "t": 10}))
-        await asyncio.sleep(0.3)
+        hog = asyncio.create_task(module.run_workflow({"s": 60, "t": 120}))
+        while await asyncio.to_thread(sql, db, busy) != [(1,)]:
+            await asyncio.sleep(0.02)  # the hog holds the only connection now
         try:
             await module.run_workflow({"s": 0, "t": 0.5})
         except module.WorkflowError as exc:
             error = exc
-        await hog
+        await asyncio.to_thread(sql, db, "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+                                         "WHERE query LIKE 'SELECT pg_sleep(%%' AND pid <> "
+                                         "pg_backend_pid()")
+        with contextlib.suppress(module.WorkflowError):
+            await hog
         return error
 
     error = asyncio.run(both())

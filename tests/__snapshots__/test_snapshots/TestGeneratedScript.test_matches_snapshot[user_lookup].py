@@ -1230,6 +1230,14 @@ async def _postgres_statement(
         del shared.timeouts[connection]
     # Prepared: always the extended protocol (so one statement, values never
     # in the text), and parsed once per connection, not once per run.
+    try:
+        return await connection.execute(sql, params, prepare=True)
+    except psycopg.errors.FeatureNotSupported as exc:
+        if "cached plan must not change result type" not in str(exc):
+            raise
+    # The table changed shape since the statement was prepared (a migration
+    # elsewhere): nothing ran; prepare it afresh.
+    await connection.execute("DEALLOCATE ALL")
     return await connection.execute(sql, params, prepare=True)
 
 
