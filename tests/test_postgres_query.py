@@ -940,3 +940,22 @@ def test_the_server_binaries_are_looked_for_where_debian_puts_them(
     for name in ("initdb", "pg_ctl", "postgres"):
         (tmp_path / name).write_text("")
     assert find_bindir() == tmp_path
+
+
+def test_upgrade_rewrites_the_originals_spellings_and_leaves_the_query() -> None:
+    from catalyst.upgrade import upgrade_text
+
+    document = query_workflow({
+        "query": "SELECT * FROM users WHERE id = {{userId}} AND name LIKE 'A%'",
+        "params": "{\"userId\": \"{{ input.userId }}\"}", "timeout": "15"},
+        inputs={"userId": {"type": "integer"}})
+    text = json.dumps(document, indent=1)
+    upgraded = upgrade_text(text, json.loads(text), "pg.json")
+    assert upgraded.ok, upgraded.diagnostics
+    config = json.loads(upgraded.text)["nodes"][0]["data"]["config"]
+    assert config == {
+        "connection_string": {"$secret": SECRET_ENV},
+        "query": "SELECT * FROM users WHERE id = {{userId}} AND name LIKE 'A%'",
+        "params": {"userId": "{{ input.userId }}"},
+        "timeout": 15.0,
+    }
