@@ -286,7 +286,7 @@ def config_schema(model: builtins.type[BaseModel]) -> dict[str, Any]:
 PLANNED_TYPES: frozenset[str] = frozenset(
     {
         "azureOpenaiCompletion",
-        "agenticToolCall", "postgresQuery", "redisOperation",
+        "agenticToolCall", "redisOperation",
         "httpRequest", "webhookSend", "switch", "loop", "aggregate", "retry", "delay",
         "earlyReturn", "jsonTransform", "mapArray", "filterArray", "validate", "rateLimit",
     }

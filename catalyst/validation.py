@@ -336,9 +336,12 @@ def _check_expressions(
             if scope_unreadable:
                 continue
             known = [*sorted(local), "input", "global", "nodes"]
+            closest = f"did you mean 'input.{name}'? " if name in inputs else _close(name, known)
+            scope = listing(sorted(local)) if local else (
+                f"the keys of {node_type.scope_field}" if node_type.scope_field else "")
             report("unknown-reference", f"unknown name {name!r} in {source!r}",
-                   _close(name, known) + "expressions can read input.<name>, global.<name>, "
-                   "nodes['<id>'].output" + (f" and {listing(sorted(local))}" if local else ""))
+                   closest + "expressions can read input.<name>, global.<name>, "
+                   "nodes['<id>'].output" + (f" and {scope}" if scope else ""))
         for ref in analysis.references:
             if ref.root == "input" and ref.key is not None and ref.key not in inputs:
                 report("unknown-input", f"{source!r} reads input {ref.key!r}, which the "

@@ -154,6 +154,7 @@ COVERED = {
     "support_triage.draft_reply",
     "support_triage.triage",
     "vector_search",
+    "user_lookup",
 }
 
 
@@ -1022,3 +1023,49 @@ def test_rag_answer_runs_with_no_keys_and_no_servers(tmp_path: Path) -> None:
     result = json.loads(completed.stdout)["outputs"]["result"]
     assert len(result["sources"]) == 3
     assert list(tmp_path.iterdir()) == []  # nothing written where it ran
+# -- user_lookup: PostgreSQL ------------------------------------------------------------
+
+
+def test_user_lookup_against_postgresql(example_script, database: str) -> None:
+    """The example as a user runs it: its connection string from DATABASE_URL, the id from
+    the command line, the row from a real PostgreSQL (the session's, started by conftest)."""
+    import psycopg
+
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE users (id int PRIMARY KEY, name text, email text, "
+                     "created_at timestamptz)")
+        conn.execute("INSERT INTO users VALUES (1, 'Ada', 'ada@example.com', "
+                     "'2024-05-01 09:30:00+00'), (2, 'Grace', NULL, NULL)")
+    script = example_script("user_lookup.json")
+    found = run_script(script, "--input", "userId=1", env={"DATABASE_URL": database})
+    assert_ok(found)
+    assert json.loads(found.stdout) == {"report": {
+        "rows": [{"id": 1, "name": "Ada", "email": "ada@example.com",
+                  "created_at": "2024-05-01T09:30:00+00:00"}],
+        "rowcount": 1,
+        "columns": ["id", "name", "email", "created_at"],
+    }}
+    assert log_lines(found.stderr) == [
+        {"level": "info", "node": "report", "message": "user 1: Ada", "data": {"rowcount": 1}}
+    ]
+    missing = run_script(script, "--input", "userId=3", "--json", env={"DATABASE_URL": database})
+    assert_ok(missing)
+    assert json.loads(missing.stdout)["outputs"]["report"]["rows"] == []
+    assert log_lines(missing.stderr)[0]["message"] == "user 3: not found"
+    for run in (found, missing):
+        assert database.split("@")[0] not in run.stdout + run.stderr  # user:password never shown
+
+
+def test_user_lookup_refuses_a_non_integer_id_before_connecting(example_script) -> None:
+    script = example_script("user_lookup.json")
+    run = run_script(script, "--input", "userId=1; DROP TABLE users",
+                     env={"DATABASE_URL": "postgresql://app:Sup3rSecret@127.0.0.1:1/app"})
+    message = assert_one_line_error(run, 2)
+    assert "userId" in message
+    assert "Sup3rSecret" not in message
+
+
+def test_user_lookup_without_database_url(example_script, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    run = run_script(example_script("user_lookup.json"), "--input", "userId=1")
+    assert "DATABASE_URL" in assert_one_line_error(run, 2)
