@@ -105,6 +105,8 @@ class PlannedNode:
     checks: dict[str, tuple[ValueCheck, ...]]
     # The fan-out branches it belongs to, outer first (catalyst/branches.py).
     branches: tuple[BranchTag, ...] = ()
+    # A tool node: the node that calls it (it runs then, never on its own).
+    tool_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,10 +175,14 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
     order = {node.id: index for index, node in enumerate(workflow.nodes)}
     graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(order)
+    # Tool node -> its caller: what a tool reads, its caller waits for.
+    tools = {wire.edge.target: wire.edge.source for wire in checked.wires
+             if wire.source_port.calls}
     for wire in checked.wires:
-        graph.add_edge(wire.edge.source, wire.edge.target)
+        if not wire.source_port.calls:
+            graph.add_edge(wire.edge.source, wire.edge.target)
     for node_id, read in checked.references.items():
-        graph.add_edges_from((source, node_id) for source in read)
+        graph.add_edges_from((source, tools.get(node_id, node_id)) for source in read)
     generation = {
         node_id: depth
         for depth, layer in enumerate(nx.topological_generations(graph))
@@ -186,8 +192,12 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
     after: dict[str, set[str]] = defaultdict(set)
     for node_id, read in checked.references.items():
         after[node_id].update(read)
+        if node_id in tools:
+            after[tools[node_id]].update(read)
     for wire in checked.wires:
         port = wire.source_port
+        if port.calls:
+            continue
         if not port.data:
             after[wire.edge.target].add(wire.edge.source)
             continue
@@ -220,6 +230,7 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
                 policy=checked.policy.nodes[node.id],
                 checks=_value_checks(node_type, config.values),
                 branches=tags.get(node.id, ()),
+                tool_of=tools.get(node.id),
             )
         )
     layers: dict[int, list[PlannedNode]] = defaultdict(list)
@@ -242,6 +253,7 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
         node.id
         for node in planned
         if not node.node_type.is_trigger and graph.out_degree(node.id) == 0
+        and node.id not in tools
     )
     env_vars = tuple(sorted({name for n in planned for name in _secret_names(n.config)}))
     return Plan(

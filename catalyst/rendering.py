@@ -153,7 +153,7 @@ def render_parts(plan: Plan) -> list[Part]:
     parts += [
         Part(_runtime(part.template, plan, part.template_data() if part.template_data else None),
              shared=True)
-        for part in plan.runtime_parts
+        for part in plan.runtime_parts if part.template is not None
     ]
     parts += [Part(code, shared=True) for code in _node_runtimes(plan)]
     parts.append(Part(environment.get_template("workflow.jinja").render(plan=plan), shared=False))

@@ -142,9 +142,11 @@ COVERED = {
     "cheapest_answer",
     "draft_review",
     "enrich_order",
+    "extract_contact",
     "groq_with_claude_fallback",
     "rag_answer",
     "language_router",
+    "order_agent",
     "morning_digest",
     "research_diamond",
     "resilient_classify",
@@ -1069,3 +1071,66 @@ def test_user_lookup_without_database_url(example_script, monkeypatch: pytest.Mo
     monkeypatch.delenv("DATABASE_URL", raising=False)
     run = run_script(example_script("user_lookup.json"), "--input", "userId=1")
     assert "DATABASE_URL" in assert_one_line_error(run, 2)
+
+
+# -- order_agent: a Groq model calling two tool nodes ---------------------------------------
+
+
+def test_order_agent_calls_its_tools_in_parallel_and_answers(
+    example_script, groq_server: MockGroqServer
+) -> None:
+    question = ('Where is order 7 and when will it arrive? [call lookup_order {"order_id": 7}] '
+                '[call delivery_estimate {"carrier": "UPS"}]')
+    run = run_script(example_script("order_agent.json"), "--input", f"question={question}",
+                     "--json", server=groq_server)
+
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    calls = result["nodes"]["agent"]["tool_calls"]
+    assert calls == [
+        {"name": "lookup_order", "arguments": {"order_id": 7},
+         "result": {"order_id": 7, "status": "shipped", "carrier": "UPS"}},
+        {"name": "delivery_estimate", "arguments": {"carrier": "UPS"},
+         "result": {"carrier": "UPS", "days": 2}},
+    ]
+    first, second = groq_server.chat_requests()
+    assert [tool["function"]["name"] for tool in first.body["tools"]] == [
+        "lookup_order", "delivery_estimate"]
+    assert first.body["parallel_tool_calls"] is True
+    assert [m["role"] for m in second.body["messages"]] == [
+        "system", "user", "assistant", "tool", "tool"]
+    (logged,) = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
+    # The answer (the local server quotes the tool results back).
+    assert 'lookup_order: {"order_id": 7, "status": "shipped"' in logged["message"]
+
+
+def test_order_agent_refuses_a_carrier_its_tool_does_not_know(
+    example_script, groq_server: MockGroqServer
+) -> None:
+    question = ('When? [call delivery_estimate {"carrier": "FedEx"}] [then] '
+                '[call delivery_estimate {"carrier": "Pigeon"}]')
+    run = run_script(example_script("order_agent.json"), "--input", f"question={question}",
+                     server=groq_server)
+
+    assert run.returncode == 1
+    assert "the model called 'delivery_estimate' wrongly again" in run.stderr
+    assert "'Pigeon' is not one of ['UPS', 'DHL', 'Post']" in run.stderr
+
+
+# -- extract_contact: a json_schema reply ------------------------------------------------------
+
+
+def test_extract_contact_output_is_the_schemas_object(
+    example_script, groq_server: MockGroqServer
+) -> None:
+    run = run_script(example_script("extract_contact.json"), "--input",
+                     "text=Hi, Ann here (ann@example.com), the invoice is wrong.", "--json",
+                     server=groq_server)
+
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    # The local server answers with the smallest object the schema allows.
+    assert result["outputs"]["record"] == {"to": "mock <mock>", "queue": "billing"}
+    (request,) = groq_server.chat_requests()
+    assert request.body["response_format"]["json_schema"]["name"] == "contact"
+    assert result["nodes"]["extract"]["usage"]["total_tokens"] > 0

@@ -20,10 +20,12 @@ from catalyst.local_server.protocols.chat_checks import ChatRules, check_chat
 from catalyst.local_server.protocols.openai_shapes import (
     CREATED,
     SYSTEM_FINGERPRINT,
+    assistant_message,
     chunk,
     error_body,
     sse_data,
     sse_error,
+    tool_call_deltas,
     unknown_url,
 )
 from catalyst.local_server.replies import Completion
@@ -108,7 +110,7 @@ class GroqWire(ChatWire):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": completion.text},
+                    "message": assistant_message(completion),
                     "logprobs": None,
                     "finish_reason": completion.finish_reason,
                 }
@@ -124,7 +126,10 @@ class GroqWire(ChatWire):
     ) -> list[bytes]:
         first = chunk(ids, {"role": "assistant", "content": ""}, None)
         first["x_groq"] = {"id": ids.request_id}
-        return [sse_data(first)]
+        events = [sse_data(first)]
+        if completion.reasoning is not None:
+            events.append(sse_data(chunk(ids, {"reasoning": completion.reasoning}, None)))
+        return events
 
     def stream_token(self, ids: CompletionIds, request: ChatRequest, token: str) -> bytes:
         return sse_data(chunk(ids, {"content": token}, None))
@@ -137,10 +142,11 @@ class GroqWire(ChatWire):
         settings: MockSettings,
     ) -> list[bytes]:
         usage = _usage(request, completion, settings)
+        calls = [sse_data(chunk(ids, delta, None)) for delta in tool_call_deltas(completion)]
         last = chunk(ids, {}, completion.finish_reason)
         last["x_groq"] = {"id": ids.request_id, "usage": usage}
         last["usage"] = usage
-        return [sse_data(last), sse_data("[DONE]")]
+        return [*calls, sse_data(last), sse_data("[DONE]")]
 
     def stream_error(self, error: ApiError) -> bytes:
         return sse_error(error_body(error))

@@ -201,6 +201,9 @@ class Step:
     fallback: Any = None
     # The fan-out branches it belongs to, outer first: (fan-out node, branch head).
     branches: tuple[tuple[str, str], ...] = ()
+    # A tool node: the node whose model calls it. It runs then, once per call
+    # (Run.call_tool), never on its own.
+    tool_of: str | None = None
 
 
 class FanOut:
@@ -265,6 +268,11 @@ class Run:
         self._members: dict[tuple[str, str], list[str]] = {}
         # Nodes in a branch that are running now: stopped when their branch fails.
         self._working: dict[str, asyncio.Future[Any]] = {}
+        # Tool nodes by id (called by their node's model, never scheduled).
+        self.tool_steps: dict[str, Step] = {}
+        # What a node reports about its model calls when its output is not
+        # the call's reply (a parsed JSON reply): usage, cost, model.
+        self.reports: dict[str, dict[str, Any]] = {}
 
     def emit(self, event: dict[str, Any]) -> None:
         if self._on_event is not None:
@@ -273,6 +281,8 @@ class Run:
     async def execute(self, steps: tuple[Step, ...], sinks: tuple[str, ...]) -> dict[str, Any]:
         """Run every step, each as soon as what it depends on is done."""
         tasks: dict[str, asyncio.Task[None]] = {}
+        self.tool_steps = {step.id: step for step in steps if step.tool_of is not None}
+        steps = tuple(step for step in steps if step.tool_of is None)
         for step in steps:
             for tag in step.branches:
                 self._members.setdefault(tag, []).append(step.id)
@@ -377,16 +387,48 @@ class Run:
         if step.id in self.waits:
             retries, waited = self.waits[step.id]
             stats.update(rate_limit_retries=retries, rate_limit_wait_s=round(waited, 3))
-        if isinstance(output, dict) and isinstance(output.get("usage"), dict):
+        report = self.reports.pop(step.id, None)
+        if report is None and isinstance(output, dict) and isinstance(output.get("usage"), dict):
+            report = output
+        if report is not None:
             # A model call: what it used, cost and which model answered.
             stats.update(
                 {
-                    key: output[key]
-                    for key in ("usage", "cost_usd", "model", "fallbacks")
-                    if output.get(key) is not None
+                    key: report[key]
+                    for key in ("usage", "cost_usd", "model", "fallbacks", "tool_calls")
+                    if report.get(key) is not None
                 }
             )
         self._finish(step, output, stats)
+
+    async def call_tool(self, node_id: str, call: dict[str, Any]) -> tuple[Any, str | None]:
+        """Run tool node `node_id` for one call of its caller's model
+        ({"id", "name", "args"}): (its output, None), or (None, the error) when
+        it failed after its retries — the model hears of it and may go on. A
+        node's own onError fallback stands in for a failure; a rejected key
+        still stops the run."""
+        step = self.tool_steps[node_id]
+        event = {"node": step.tool_of, "tool": call["name"], "tool_node": node_id, "id": call["id"]}
+        self.emit({"type": "tool_call", **event, "arguments": call["args"]})
+        started = _now()
+        output, error = None, None
+        try:
+            output = await self._attempts(step, {"input": call["args"]}, tool=call)
+        except NodeFailed as failure:
+            if failure.fatal:
+                raise
+            error = str(failure)
+            if step.on_error == "fallback":
+                output, error = step.fallback, None
+        stats = self.stats.setdefault(node_id, {"status": "ok", "calls": 0, "latency_ms": 0.0})
+        stats["calls"] += 1
+        stats["latency_ms"] = round(stats["latency_ms"] + _elapsed_ms(started), 1)
+        if error is not None:
+            stats["status"], stats["error"] = "failed", error
+            self.emit({"type": "tool_result", **event, "error": error})
+        else:
+            self.emit({"type": "tool_result", **event, "result": output})
+        return output, error
 
     def _finish(self, step: Step, output: Any, stats: dict[str, Any]) -> None:
         self.outputs[step.id] = output
@@ -461,13 +503,16 @@ class Run:
             raise WorkflowError(error)
         return None
 
-    async def _attempts(self, step: Step, inputs: dict[str, Any]) -> Any:
+    async def _attempts(
+        self, step: Step, inputs: dict[str, Any], tool: dict[str, Any] | None = None
+    ) -> Any:
         """Call the node; retry timeouts and TransientErrors (`retries` times),
-        rate limits and overload (until the deadline); fail fast on the rest."""
+        rate limits and overload (until the deadline); fail fast on the rest.
+        `tool`: the call it carries out, when it runs as a tool."""
         attempt = slowed = 0
         while True:
             try:
-                run = step.run(NodeContext(self, step), inputs)
+                run = step.run(NodeContext(self, step, tool), inputs)
                 return await asyncio.wait_for(run, step.timeout)
             except RateLimited as exc:
                 pause = min(_backoff(slowed), self.deadline - _now())
@@ -547,12 +592,23 @@ class Run:
 class NodeContext:
     """What a node's code sees: its identity, the run's events and shared clients."""
 
-    def __init__(self, run: Run, step: Step) -> None:
+    def __init__(self, run: Run, step: Step, tool: dict[str, Any] | None = None) -> None:
         self.run = run
         self.node_id = step.id
         self.label = step.label
         self.timeout = step.timeout
         self.retries = step.retries
+        # Running as a tool: the call ({"id", "name", "args"}), `tool` in expressions.
+        self.tool = tool
+
+    def report(self, **stats: Any) -> None:
+        """What the node's model calls used (usage, cost_usd, model…), when its
+        output is not the reply itself."""
+        self.run.reports[self.node_id] = stats
+
+    async def call_tool(self, node_id: str, call: dict[str, Any]) -> tuple[Any, str | None]:
+        """Carry out one tool call of this node's model on tool node `node_id`."""
+        return await self.run.call_tool(node_id, call)
 
     def emit(self, event_type: str, **fields: Any) -> None:
         self.run.emit({"type": event_type, "node": self.node_id, **fields})
@@ -596,6 +652,8 @@ class NodeContext:
             "global": GLOBALS,
             "nodes": {node_id: {"output": out} for node_id, out in self.run.outputs.items()},
         }
+        if self.tool is not None:
+            scope["tool"] = self.tool
         if names_from is None or not isinstance(value.get(names_from), dict):
             config = resolve(value, scope)
         else:
@@ -1883,16 +1941,199 @@ def _chat_candidates(
 
 async def execute_chat(
     ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any], provider: str
-) -> dict[str, Any]:
-    """One chat completion on the first model that answers: the configured
-    model, then each fallback model, skipping those whose breaker is open.
+) -> Any:
+    """A chat completion: each round on the first model that answers (see
+    _answer); while the model calls tools, their nodes run and the results go
+    back to it, for at most `max_iterations` rounds; a JSON reply format is
+    parsed and checked, with one retry that tells the model what was wrong.
 
-    Returns content, finish_reason, model, usage, cost_usd, latency_ms and, when
-    a fallback was used, `fallbacks` (which models were passed over and why).
+    Returns content, finish_reason, model, provider, usage, cost_usd,
+    latency_ms, and when they apply `fallbacks`, `reasoning`, `tool_calls`;
+    with a JSON reply format, the parsed object (its usage in the node's stats).
     """
     messages = chat_messages(config, inputs.get("input"))
     if not messages:
         raise WorkflowError("no messages to send: the prompt, messages and input are all empty")
+    form = config.get("response_format") or {"type": "text"}
+    rounds: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
+    corrected = {"tool": False, "reply": False}
+    tool_rounds, most = 0, config.get("max_iterations", 5)
+    while True:
+        output, reply = await _answer(ctx, provider, config, messages)
+        rounds.append(output)
+        if reply.tool_calls:
+            tool_rounds += 1
+            if tool_rounds > most:
+                raise WorkflowError(
+                    f"no final answer after {most} rounds of tool calls (maxIterations); "
+                    "the model still asked for " + ", ".join(c["name"] for c in reply.tool_calls)
+                )
+            messages = [*messages, *await _tool_round(ctx, config, reply, calls, corrected)]
+            continue
+        if form["type"] == "text":
+            break
+        value, problem = structured_reply(reply.content, form)
+        if problem is None:
+            break
+        if corrected["reply"]:
+            raise WorkflowError(f"the reply {problem}, again after one retry ({reply.model})")
+        corrected["reply"] = True
+        ctx.emit("reply_rejected", model=reply.model, reason=problem)
+        messages = [
+            *messages,
+            {"role": "assistant", "content": reply.content},
+            {
+                "role": "user",
+                "content": f"Your reply {problem}. Answer again with only "
+                "the JSON, nothing before or after it.",
+            },
+        ]
+    result = _combined(rounds)
+    if calls:
+        result["tool_calls"] = calls
+    if form["type"] == "text":
+        return result
+    ctx.report(**result)
+    return value
+
+
+async def _tool_round(
+    ctx: NodeContext,
+    config: dict[str, Any],
+    reply: ChatReply,
+    calls: list[dict[str, Any]],
+    corrected: dict[str, bool],
+) -> list[dict[str, Any]]:
+    """Run every tool the model asked for (together), and the messages that
+    give the model their results. Arguments are checked against the tool's
+    parameters first; a malformed call is reported back to the model once,
+    then fails the node. A tool that fails gives the model its error."""
+    tools = {tool["name"]: tool for tool in config.get("tools") or ()}
+    checked: list[tuple[dict[str, str], Any, str | None]] = []
+    for call in reply.tool_calls:
+        tool = tools.get(call["name"])
+        args: Any = None
+        if tool is None:
+            problem = f"there is no tool {call['name']!r} (tools: {', '.join(tools)})"
+        else:
+            try:
+                args = json.loads(call["arguments"] or "{}")
+            except json.JSONDecodeError as exc:
+                problem = f"its arguments are not JSON ({exc.msg})"
+            else:
+                problem = schema_problem(
+                    args, tool["parameters"], "its arguments do not match its parameters:"
+                )
+        checked.append((call, args, problem))
+    wrong = [(call, problem) for call, _args, problem in checked if problem is not None]
+    if wrong and corrected["tool"]:
+        call, problem = wrong[0]
+        raise WorkflowError(f"the model called {call['name']!r} wrongly again: {problem}")
+    corrected["tool"] = corrected["tool"] or bool(wrong)
+
+    async def run(call: dict[str, str], args: Any, problem: str | None) -> dict[str, Any] | None:
+        if problem is not None:
+            ctx.emit("tool_rejected", tool=call["name"], id=call["id"], reason=problem)
+            return None
+        node = tools[call["name"]]["node"]
+        result, error = await ctx.call_tool(
+            node, {"id": call["id"], "name": call["name"], "args": args}
+        )
+        return {
+            "name": call["name"],
+            "arguments": args,
+            **({"error": error} if error is not None else {"result": result}),
+        }
+
+    done = await asyncio.gather(*(run(*item) for item in checked))
+    results = []
+    for (_call, _args, problem), outcome in zip(checked, done, strict=True):
+        if outcome is None:
+            results.append(
+                f"error: {problem}. Call it again with arguments that match its " "parameters."
+            )
+            continue
+        # In the order the model asked, whichever finished first.
+        calls.append(outcome)
+        results.append(
+            json.dumps({"error": outcome["error"]}, ensure_ascii=False)
+            if "error" in outcome
+            else chat_text(outcome["result"])
+        )
+    assistant = {
+        "role": "assistant",
+        "content": reply.content or None,
+        "tool_calls": [
+            {
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["name"], "arguments": call["arguments"]},
+            }
+            for call in reply.tool_calls
+        ],
+    }
+    return [
+        assistant,
+        *(
+            {"role": "tool", "tool_call_id": call["id"], "content": text}
+            for (call, _args, _problem), text in zip(checked, results, strict=True)
+        ),
+    ]
+
+
+def structured_reply(text: str, form: dict[str, Any]) -> tuple[Any, str | None]:
+    """The reply parsed as JSON and checked against the format's schema:
+    (value, None), or (None, what is wrong with it)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"is not JSON ({exc.msg} at character {exc.pos})"
+    if form["type"] == "json_object":
+        return (value, None) if isinstance(value, dict) else (None, "is not a JSON object")
+    problem = schema_problem(value, form["json_schema"]["schema"], "does not match the schema:")
+    return (value, None) if problem is None else (None, problem)
+
+
+def schema_problem(value: Any, schema: dict[str, Any], what: str) -> str | None:
+    """The first way `value` breaks the JSON Schema, said for the model and the log."""
+    # Imported here: only workflows with tools or a json_schema reply need it.
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(value)
+    )
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path)
+    return f"{what} {error.message}" + (f" (at {where})" if where else "")
+
+
+def _combined(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The last round's reply with every round's usage, cost and latency added up."""
+    result = dict(rounds[-1])
+    if len(rounds) == 1:
+        return result
+    usage: dict[str, int] = {}
+    for output in rounds:
+        for key, count in output["usage"].items():
+            usage[key] = usage.get(key, 0) + count
+    costs = [output["cost_usd"] for output in rounds]
+    result["usage"] = usage
+    result["cost_usd"] = None if None in costs else round(sum(costs), 8)
+    result["latency_ms"] = round(sum(output["latency_ms"] for output in rounds), 1)
+    passed_over = [item for output in rounds for item in output.get("fallbacks", ())]
+    if passed_over:
+        result["fallbacks"] = passed_over
+    return result
+
+
+async def _answer(
+    ctx: NodeContext, provider: str, config: dict[str, Any], messages: list[dict[str, Any]]
+) -> tuple[dict[str, Any], ChatReply]:
+    """One reply on the first model that answers: the configured model, then
+    each fallback model, skipping those whose breaker is open. The output
+    names the models passed over and why (`fallbacks`)."""
     passed_over: list[dict[str, str]] = []
     # Whether every model failed for a reason that may pass (open breaker, cut
     # stream, dropped connection, rate limit, overload): then the node tries
@@ -1933,7 +2174,7 @@ async def execute_chat(
         breaker.record(succeeded=True)
         if passed_over:
             output["fallbacks"] = passed_over
-        return output
+        return output, reply
     reasons = "; ".join(f"{item['model']}: {item['reason']}" for item in passed_over)
     failure_type = (
         RateLimited if transient and slowed else TransientError if transient else WorkflowError
@@ -1970,8 +2211,9 @@ async def _chat_call(
         done = await chat.complete(client, request)
         reply.content, reply.finish_reason = done.content, done.finish_reason
         reply.model, reply.usage, reply.extra = done.model, done.usage, done.extra
+        reply.tool_calls, reply.reasoning = done.tool_calls, done.reasoning
     await limiter.charge(reply.usage["total_tokens"] - estimate)
-    return {
+    output = {
         "content": reply.content,
         "finish_reason": reply.finish_reason,
         "model": reply.model,
@@ -1981,6 +2223,9 @@ async def _chat_call(
         "latency_ms": _elapsed_ms(started),
         **reply.extra,
     }
+    if reply.reasoning is not None:
+        output["reasoning"] = reply.reasoning
+    return output
 
 
 def _token_estimate(messages: list[dict[str, Any]], config: dict[str, Any]) -> int:
@@ -2104,7 +2349,7 @@ async def execute_edit_fields(
 
 async def execute_groq_completion(
     ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any]
-) -> dict[str, Any]:
+) -> Any:
     """One Groq chat completion (see execute_chat: fallbacks, breakers, budgets)."""
     return await execute_chat(ctx, config, inputs, "groq")
 
@@ -2126,6 +2371,8 @@ async def node_classify(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
             "max_completion_tokens": 16,
             "stream": False,
             "circuit_breaker": {"failures": 5, "cooldown_s": 30.0},
+            "tools": [],
+            "max_iterations": 5,
             "model": "openai/gpt-oss-20b",
             "fallback_models": ["openai/gpt-oss-120b"],
             "api_key": {"$secret": "GROQ_API_KEY"},

@@ -239,6 +239,9 @@ class Step:
     fallback: Any = None
     # The fan-out branches it belongs to, outer first: (fan-out node, branch head).
     branches: tuple[tuple[str, str], ...] = ()
+    # A tool node: the node whose model calls it. It runs then, once per call
+    # (Run.call_tool), never on its own.
+    tool_of: str | None = None
 
 
 class FanOut:
@@ -303,6 +306,11 @@ class Run:
         self._members: dict[tuple[str, str], list[str]] = {}
         # Nodes in a branch that are running now: stopped when their branch fails.
         self._working: dict[str, asyncio.Future[Any]] = {}
+        # Tool nodes by id (called by their node's model, never scheduled).
+        self.tool_steps: dict[str, Step] = {}
+        # What a node reports about its model calls when its output is not
+        # the call's reply (a parsed JSON reply): usage, cost, model.
+        self.reports: dict[str, dict[str, Any]] = {}
 
     def emit(self, event: dict[str, Any]) -> None:
         if self._on_event is not None:
@@ -311,6 +319,8 @@ class Run:
     async def execute(self, steps: tuple[Step, ...], sinks: tuple[str, ...]) -> dict[str, Any]:
         """Run every step, each as soon as what it depends on is done."""
         tasks: dict[str, asyncio.Task[None]] = {}
+        self.tool_steps = {step.id: step for step in steps if step.tool_of is not None}
+        steps = tuple(step for step in steps if step.tool_of is None)
         for step in steps:
             for tag in step.branches:
                 self._members.setdefault(tag, []).append(step.id)
@@ -415,16 +425,48 @@ class Run:
         if step.id in self.waits:
             retries, waited = self.waits[step.id]
             stats.update(rate_limit_retries=retries, rate_limit_wait_s=round(waited, 3))
-        if isinstance(output, dict) and isinstance(output.get("usage"), dict):
+        report = self.reports.pop(step.id, None)
+        if report is None and isinstance(output, dict) and isinstance(output.get("usage"), dict):
+            report = output
+        if report is not None:
             # A model call: what it used, cost and which model answered.
             stats.update(
                 {
-                    key: output[key]
-                    for key in ("usage", "cost_usd", "model", "fallbacks")
-                    if output.get(key) is not None
+                    key: report[key]
+                    for key in ("usage", "cost_usd", "model", "fallbacks", "tool_calls")
+                    if report.get(key) is not None
                 }
             )
         self._finish(step, output, stats)
+
+    async def call_tool(self, node_id: str, call: dict[str, Any]) -> tuple[Any, str | None]:
+        """Run tool node `node_id` for one call of its caller's model
+        ({"id", "name", "args"}): (its output, None), or (None, the error) when
+        it failed after its retries — the model hears of it and may go on. A
+        node's own onError fallback stands in for a failure; a rejected key
+        still stops the run."""
+        step = self.tool_steps[node_id]
+        event = {"node": step.tool_of, "tool": call["name"], "tool_node": node_id, "id": call["id"]}
+        self.emit({"type": "tool_call", **event, "arguments": call["args"]})
+        started = _now()
+        output, error = None, None
+        try:
+            output = await self._attempts(step, {"input": call["args"]}, tool=call)
+        except NodeFailed as failure:
+            if failure.fatal:
+                raise
+            error = str(failure)
+            if step.on_error == "fallback":
+                output, error = step.fallback, None
+        stats = self.stats.setdefault(node_id, {"status": "ok", "calls": 0, "latency_ms": 0.0})
+        stats["calls"] += 1
+        stats["latency_ms"] = round(stats["latency_ms"] + _elapsed_ms(started), 1)
+        if error is not None:
+            stats["status"], stats["error"] = "failed", error
+            self.emit({"type": "tool_result", **event, "error": error})
+        else:
+            self.emit({"type": "tool_result", **event, "result": output})
+        return output, error
 
     def _finish(self, step: Step, output: Any, stats: dict[str, Any]) -> None:
         self.outputs[step.id] = output
@@ -499,13 +541,16 @@ class Run:
             raise WorkflowError(error)
         return None
 
-    async def _attempts(self, step: Step, inputs: dict[str, Any]) -> Any:
+    async def _attempts(
+        self, step: Step, inputs: dict[str, Any], tool: dict[str, Any] | None = None
+    ) -> Any:
         """Call the node; retry timeouts and TransientErrors (`retries` times),
-        rate limits and overload (until the deadline); fail fast on the rest."""
+        rate limits and overload (until the deadline); fail fast on the rest.
+        `tool`: the call it carries out, when it runs as a tool."""
         attempt = slowed = 0
         while True:
             try:
-                run = step.run(NodeContext(self, step), inputs)
+                run = step.run(NodeContext(self, step, tool), inputs)
                 return await asyncio.wait_for(run, step.timeout)
             except RateLimited as exc:
                 pause = min(_backoff(slowed), self.deadline - _now())
@@ -585,12 +630,23 @@ class Run:
 class NodeContext:
     """What a node's code sees: its identity, the run's events and shared clients."""
 
-    def __init__(self, run: Run, step: Step) -> None:
+    def __init__(self, run: Run, step: Step, tool: dict[str, Any] | None = None) -> None:
         self.run = run
         self.node_id = step.id
         self.label = step.label
         self.timeout = step.timeout
         self.retries = step.retries
+        # Running as a tool: the call ({"id", "name", "args"}), `tool` in expressions.
+        self.tool = tool
+
+    def report(self, **stats: Any) -> None:
+        """What the node's model calls used (usage, cost_usd, model…), when its
+        output is not the reply itself."""
+        self.run.reports[self.node_id] = stats
+
+    async def call_tool(self, node_id: str, call: dict[str, Any]) -> tuple[Any, str | None]:
+        """Carry out one tool call of this node's model on tool node `node_id`."""
+        return await self.run.call_tool(node_id, call)
 
     def emit(self, event_type: str, **fields: Any) -> None:
         self.run.emit({"type": event_type, "node": self.node_id, **fields})
@@ -634,6 +690,8 @@ class NodeContext:
             "global": GLOBALS,
             "nodes": {node_id: {"output": out} for node_id, out in self.run.outputs.items()},
         }
+        if self.tool is not None:
+            scope["tool"] = self.tool
         if names_from is None or not isinstance(value.get(names_from), dict):
             config = resolve(value, scope)
         else:
