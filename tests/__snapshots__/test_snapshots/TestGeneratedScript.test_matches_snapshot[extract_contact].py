@@ -11,7 +11,7 @@
 # Optional: --dask (a batch on a Dask cluster) also needs `pip install 'dask[distributed]'`;
 # it is not listed above because nothing else in the script uses it.
 # Workflow 'Extract a contact', compiled by Catalyst 0.1.0
-# from 'extract_contact.json' (content sha256 fc1b568cf16ebbec).
+# from 'extract_contact.json' (content sha256 af198cced90284cd).
 # This script does not need Catalyst: run it, read it, ship it. Regenerating
 # overwrites edits; `catalyst check` tells when it is stale.
 from __future__ import annotations
@@ -2371,7 +2371,7 @@ async def execute_groq_completion(
 async def node_extract(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
     config = ctx.resolve(
         {
-            "system_prompt": "Extract the contact. Urgent means the sender asks for an answer today.",
+            "system_prompt": "Extract the contact. Urgent: they want an answer today.",
             "prompt": "{{ input.text }}",
             "temperature": 0.0,
             "stream": False,
