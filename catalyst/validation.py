@@ -169,14 +169,14 @@ def _check_nodes(workflow: Workflow, problems: list[Diagnostic]) -> dict[str, No
                 "unsupported-node-type",
                 f"node type {node.type!r} is not implemented in Catalyst yet",
                 node.path + "/type", node_id=node.id,
-                hint=f"node types available now: {listing(sorted(known))}",
+                hint=f"node types available now: {listing(sorted(known), limit=len(known))}",
             ))
         else:
             problems.append(Diagnostic(
                 "unknown-node-type", f"unknown node type {node.type!r}",
                 node.path + "/type", node_id=node.id,
                 hint=_close(node.type, list(known))
-                + f"known node types: {listing(sorted(known))}",
+                + f"known node types: {listing(sorted(known), limit=len(known))}",
             ))
     if not any(not t.is_trigger for t in types.values()) and not problems:
         problems.append(Diagnostic(

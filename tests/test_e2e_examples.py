@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 import warnings
+import wave
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -31,6 +32,7 @@ from conftest import EXAMPLES, PROVIDER_VARIABLES, ScriptRun, compile_example, r
 from catalyst.compiler import compile_file
 from catalyst.groq_models import chat_model
 from catalyst.loading import document_shape, read_document, workflow_ids
+from catalyst.local_server.audio import MARKER
 from catalyst.mock_groq import MockGroqServer, MockSettings
 from catalyst.mock_groq.replies import build_completion
 
@@ -157,6 +159,7 @@ COVERED = {
     "support_triage.triage",
     "vector_search",
     "user_lookup",
+    "voice_memo",
 }
 
 
@@ -1134,3 +1137,56 @@ def test_extract_contact_output_is_the_schemas_object(
     (request,) = groq_server.chat_requests()
     assert request.body["response_format"]["json_schema"]["name"] == "contact"
     assert result["nodes"]["extract"]["usage"]["total_tokens"] > 0
+
+
+# -- voice_memo: transcribe, summarise, speak ----------------------------------------------------
+
+
+def test_voice_memo_transcribes_summarises_and_speaks(
+    example_script, groq_server: MockGroqServer, tmp_path: Path
+) -> None:
+    said = "The garden needs water. Buy seeds on Friday."
+    memo, out = tmp_path / "memo.wav", tmp_path / "summary.wav"
+    with wave.open(str(memo), "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(16_000)
+        # The local server transcribes the text behind its marker (local_server/audio.py).
+        writer.writeframes((MARKER + said.encode() + b"\x00").ljust(3 * 16_000 * 2, b"\x00"))
+
+    run = run_script(example_script("voice_memo.json"), "--input", f"audio={memo}",
+                     "--input", f"out={out}", "--json", server=groq_server)
+
+    assert_ok(run)
+    result = json.loads(run.stdout)
+    output = result["outputs"]["result"]
+    summary = REPLY + said
+    assert output["transcript"] == said and output["memo_seconds"] == 3.0
+    assert output["summary"] == summary
+    (chat,) = groq_server.chat_requests()
+    assert chat.body == {
+        "model": "openai/gpt-oss-20b",
+        "messages": [
+            {"role": "system", "content": "Summarise the voice memo you are given in at most "
+             "two short sentences, for reading aloud."},
+            {"role": "user", "content": said},
+        ],
+        "temperature": 0.2,
+        "max_completion_tokens": 300,
+    }
+    transcription, *speech = groq_server.audio_requests()
+    assert transcription.path == "/openai/v1/audio/transcriptions"
+    assert transcription.body == {"model": "whisper-large-v3-turbo", "language": "en",
+                                  "response_format": "verbose_json",
+                                  "file": {"filename": "memo.wav",
+                                           "bytes": memo.stat().st_size}}
+    assert [request.body["voice"] for request in speech] == ["hannah"] * len(speech)
+    spoken = re.findall(re.escape(MARKER) + rb"(.*?)\x00", out.read_bytes(), re.DOTALL)
+    assert b" ".join(spoken).decode() == summary
+    audio = output["audio"]
+    with wave.open(str(out)) as reader:
+        assert audio["duration_s"] == round(reader.getnframes() / reader.getframerate(), 3)
+    assert audio["path"] == str(out) and audio["characters"] == len(summary)
+    assert audio["cost_usd"] == round(len(summary) * 22 / 1e6, 8)
+    assert {node: stats["status"] for node, stats in result["nodes"].items()} == {
+        "transcribe": "ok", "summarise": "ok", "speak": "ok", "result": "ok"}

@@ -2,7 +2,9 @@
 
 Paths: `POST /openai/v1/chat/completions` (JSON or data-only SSE ending
 `data: [DONE]`, usage in `x_groq` and top-level `usage` on the last chunk),
-`GET /openai/v1/models`, `GET /openai/v1/models/{id}`. Errors are
+`GET /openai/v1/models`, `GET /openai/v1/models/{id}`, and the audio
+endpoints (`/openai/v1/audio/transcriptions`, `/translations`, `/speech`:
+protocols/groq_audio.py). Errors are
 `{"error": {"message", "type", "code"?, "param"?}}`; `x-ratelimit-*` and
 `x-request-id` headers on every answer.
 """
@@ -17,6 +19,7 @@ from catalyst.local_server.errors import ApiError, invalid_request, model_not_fo
 from catalyst.local_server.flows import run_chat
 from catalyst.local_server.protocol import ChatRequest, ChatWire, CompletionIds
 from catalyst.local_server.protocols.chat_checks import ChatRules, check_chat
+from catalyst.local_server.protocols.groq_audio import run_speech, run_transcription
 from catalyst.local_server.protocols.openai_shapes import (
     CREATED,
     SYSTEM_FINGERPRINT,
@@ -30,7 +33,14 @@ from catalyst.local_server.protocols.openai_shapes import (
 )
 from catalyst.local_server.replies import Completion
 from catalyst.local_server.responder import Responder
-from catalyst.local_server.settings import CHAT_PATH, MODELS_PATH, MockSettings
+from catalyst.local_server.settings import (
+    CHAT_PATH,
+    MODELS_PATH,
+    SPEECH_PATH,
+    TRANSCRIPTIONS_PATH,
+    TRANSLATIONS_PATH,
+    MockSettings,
+)
 
 SERVICE_TIER = "on_demand"
 # Prompt processing is far faster than generation on Groq; the exact figure
@@ -67,6 +77,10 @@ class GroqWire(ChatWire):
         method, path = responder.exchange.method, responder.exchange.path
         if method == "POST" and path == CHAT_PATH:
             run_chat(responder, self)
+        elif method == "POST" and path in (TRANSCRIPTIONS_PATH, TRANSLATIONS_PATH):
+            run_transcription(responder, translate=path == TRANSLATIONS_PATH)
+        elif method == "POST" and path == SPEECH_PATH:
+            run_speech(responder)
         elif method == "GET" and path == MODELS_PATH:
             responder.send_json(200, models_list_body())
         elif method == "GET" and path.startswith(MODELS_PATH + "/"):
