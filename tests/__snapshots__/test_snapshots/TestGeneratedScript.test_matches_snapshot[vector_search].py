@@ -2476,6 +2476,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--json", action="store_true", help="print the result, usage and latency as JSON"
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check the model providers this workflow calls (keys, models, one 1-token call "
+        "each) and run nothing; exit 0 healthy, 1 degraded, 2 unusable; --json for machines",
+    )
     batch = parser.add_argument_group("batch runs")
     batch.add_argument(
         "--batch", metavar="IN.jsonl", help="run once per line (a JSON object of inputs)"
@@ -2559,6 +2565,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(
             "--schedule runs the workflow with the same inputs at each tick: "
             "not with --batch or --stream"
+        )
+    if args.check and (args.batch or args.schedule or args.stream):
+        parser.error(
+            "--check runs nothing of the workflow: not with --batch, --schedule or " "--stream"
         )
     if args.max_runs is not None and (not args.schedule or args.max_runs < 1):
         parser.error("--max-runs goes with --schedule and must be at least 1")
@@ -2735,6 +2745,27 @@ def _batch_line(summary: dict[str, Any]) -> str:
     )
 
 
+def _health_check(as_json: bool) -> int:
+    """--check: 0 healthy, 1 degraded, 2 unusable (see run_check)."""
+    note = "this workflow calls no model provider: nothing to check"
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "workflow": WORKFLOW["id"],
+                    "status": "nothing to check",
+                    "exit_code": 0,
+                    "providers": [],
+                    "models": [],
+                    "problems": [],
+                }
+            )
+        )
+    else:
+        print(note)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Exit codes: 0 done, 1 the run (or a batch record) failed, 2 bad inputs
     or environment, 130 interrupted."""
@@ -2751,6 +2782,8 @@ def _main(args: argparse.Namespace) -> int:
     RECORD_TIMEOUT_S = args.record_timeout
     RETRY_FAILED = "all" if args.retry_failed else "none" if args.no_retry_failed else "transient"
     try:
+        if args.check:
+            return _health_check(args.json)
         _check_environment()
         if args.batch and args.dask:
             summary, any_failed = run_batch_dask(
