@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from catalyst import __version__, model_listing
+from catalyst import __version__, model_listing, usage_report
 from catalyst.compiler import Compiled, check_file, compile_checked
 from catalyst.diagnostics import MAX_REPORTED, Diagnostic, format_text, sort_key
 from catalyst.graph import GRAPH_FORMATS, render_graph
@@ -466,6 +466,26 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_FAILED if report.failed else EXIT_OK
 
 
+# -- catalyst usage -------------------------------------------------------------------
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    """Totals of a usage log by model, node and day; malformed lines counted, not fatal."""
+    try:
+        report = usage_report.summarize(args.path).to_dict()
+    except OSError as exc:
+        error(f"cannot read {args.path}: {exc.strerror or exc}")
+        return EXIT_INVALID
+    note = usage_report.malformed_note(report)
+    if args.json:
+        print(json_text(report))
+    else:
+        print(printable(usage_report.format_summary(report)))
+    if note:
+        print(printable(f"warning: {note}"), file=sys.stderr)
+    return EXIT_OK
+
+
 # -- catalyst mock-groq ---------------------------------------------------------------
 
 
@@ -538,6 +558,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model_listing.add_arguments(models)
 
+    usage = commands.add_parser(
+        "usage", help="totals of a script's --usage-log by model, node and day",
+    )
+    usage_report.add_arguments(usage)
+
     local = commands.add_parser("local-server", help="serve Groq's, OpenAI's and Anthropic's "
                                 "APIs locally for tests and demos")
     mock_cli.add_arguments(local)
@@ -568,6 +593,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_graph(args)
         if args.command == "models":
             return cmd_models(args)
+        if args.command == "usage":
+            return cmd_usage(args)
         return mock_cli.run(args)
     except KeyboardInterrupt:
         return 130

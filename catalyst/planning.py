@@ -33,6 +33,7 @@ _BASE_IMPORTS = (
     "import asyncio",
     "import atexit",
     "import contextlib",
+    "import contextvars",
     "import inspect",
     "import json",
     "import math",
