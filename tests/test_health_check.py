@@ -168,6 +168,19 @@ def test_openai_and_anthropic_nodes_each_get_their_own_check(
     assert requests["POST", "/v1/messages"].body["max_tokens"] == 1
 
 
+def test_a_router_s_candidates_on_three_providers_are_all_checked(
+    groq_server: MockGroqServer, write_script: Any
+) -> None:
+    code, report, _ = check(write_script("cheapest_answer.json"), groq_server)
+    assert code == 0, report
+    assert [(row["role"], row["provider"], row["status"]) for row in report["models"]] == [
+        ("candidate", "openai", "ok"), ("candidate", "groq", "ok"),
+        ("candidate", "anthropic", "ok"), ("fallback", "anthropic", "ok")]
+    # One test call per provider, not per model.
+    assert len(groq_server.chat_requests()) == 3
+    no_workflow_calls(groq_server)
+
+
 def test_embeddings_are_checked_with_a_tiny_embedding(
     groq_server: MockGroqServer, write_script: Any
 ) -> None:
