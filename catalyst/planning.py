@@ -21,6 +21,7 @@ from catalyst.branches import BranchTag, branch_tags
 from catalyst.identifiers import IdentifierResolver
 from catalyst.literals import Code
 from catalyst.model import InputSpec, Workflow
+from catalyst.provider_uses import ProviderUse, provider_uses
 from catalyst.registry import NodeType, RuntimePart, needs_conversion, parts_in_order
 from catalyst.registry import node_type as node_type_named
 from catalyst.run_settings import DEFAULT_RETRIES, NodePolicy, RunPolicy
@@ -32,6 +33,7 @@ _BASE_IMPORTS = (
     "import asyncio",
     "import atexit",
     "import contextlib",
+    "import contextvars",
     "import inspect",
     "import json",
     "import math",
@@ -133,6 +135,8 @@ class Plan:
     sinks: tuple[str, ...]
     uses_expressions: bool
     policy: RunPolicy
+    # Every model a node may call, on which provider and key (the script's --check).
+    provider_uses: tuple[ProviderUse, ...] = ()
     requires_python: str = REQUIRES_PYTHON
     catalyst_version: Code = _VERSION
 
@@ -156,6 +160,11 @@ class Plan:
     def inputs(self) -> tuple[InputSpec, ...]:
         return self.workflow.inputs
 
+
+    @property
+    def provider_use_table(self) -> list[dict[str, Any]]:
+        """`provider_uses` as the script's PROVIDER_USES table."""
+        return [use.to_dict() for use in self.provider_uses]
 
     @property
     def runtime_part_names(self) -> tuple[str, ...]:
@@ -269,6 +278,8 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
         sinks=sinks,
         uses_expressions=uses_expressions,
         policy=checked.policy,
+        provider_uses=tuple(use for node in planned
+                            for use in provider_uses(node.id, node.node_type, node.config)),
     )
 
 

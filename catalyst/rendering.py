@@ -158,8 +158,10 @@ def render_parts(plan: Plan) -> list[Part]:
     parts += [Part(code, shared=True) for code in _node_runtimes(plan)]
     parts.append(Part(environment.get_template("workflow.jinja").render(plan=plan), shared=False))
     # The command line last: its `if __name__ == "__main__"` needs everything above.
-    parts += [Part(_runtime(name, plan), shared=True)
-              for name in ("batch.jinja", "dask.jinja", "cli.jinja")]
+    # --check, for a script that calls model providers.
+    tail = ("batch.jinja", "dask.jinja", *(("health.jinja",) if plan.provider_uses else ()),
+            "cli.jinja")
+    parts += [Part(_runtime(name, plan), shared=True) for name in tail]
     return parts
 
 
