@@ -571,8 +571,9 @@ def _provider_data(*names: str) -> Callable[[], Mapping[str, Any]]:
 _OPENAI_SDK_HOSTS = tuple(p.name for p in provider_models.PROVIDERS if p.sdk == "openai")
 
 RUNTIME_PARTS = (
-    # Checking tool arguments and json_schema replies (imported where used).
-    RuntimePart(name="json-schema", template=None, dependencies=("jsonschema>=4.18,<5",)),
+    # Checking tool arguments and json_schema replies (templates/chat.jinja's SCHEMA_CHECK).
+    RuntimePart(name="json-schema", template="json_schema.jinja", needs=("chat",),
+                dependencies=("jsonschema>=4.18,<5",), imports=("import jsonschema",)),
     RuntimePart(
         name="chat",
         template="chat.jinja",

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import atexit
 import contextlib
+import contextvars
 import functools
 import inspect
 import json
@@ -40,6 +41,7 @@ from typing import Any
 
 import groq
 import httpx
+import jsonschema
 from aiolimiter import AsyncLimiter
 from jinja2 import StrictUndefined, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -251,6 +253,8 @@ class Run:
         resources: dict[Hashable, Any] | None = None,
     ) -> None:
         self.inputs = inputs
+        # Which run of this process it is: the usage log's run id.
+        self.number = _count_run()
         self.outputs: dict[str, Any] = {}
         self.skipped: set[str] = set()
         self.stats: dict[str, dict[str, Any]] = {}
@@ -744,6 +748,147 @@ def _close_at_exit() -> None:
             with contextlib.suppress(Exception):
                 loop.run_until_complete(closer.aclose())
     _LOOP_CLIENTS.clear()
+
+
+# -- usage log (--usage-log) ---------------------------------------------------------
+#
+# One JSON line per provider call when a log is open (USAGE_LOG): every chat
+# attempt (each fallback model tried too), every embeddings request, and whatever
+# other node types report through record_provider_call. Nothing is logged unless
+# asked; prompts, replies and keys never are.
+
+
+class UsageLog:
+    """An append-only JSON-lines file. Each line is one os.write on a descriptor
+    opened with O_APPEND: the kernel appends every write whole, so lines from
+    concurrent calls, threads or processes never mix and none is lost to a crash
+    of this one (no buffer to flush)."""
+
+    def __init__(self, path: str) -> None:
+        # Not through a symlink (O_NOFOLLOW), not into a FIFO or a device: a
+        # hostile path must not make the log write somewhere else.
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        for name in ("O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC"):
+            flags |= getattr(os, name, 0)
+        if os.path.islink(path):
+            raise InputError(f"--usage-log {path} is a symbolic link; give the file itself")
+        try:
+            self.descriptor = os.open(path, flags, 0o644)
+        except OSError as exc:
+            why = "a symbolic link" if os.path.islink(path) else exc.strerror
+            raise InputError(f"cannot write the usage log {path}: {why}") from None
+        if not stat.S_ISREG(os.fstat(self.descriptor).st_mode):
+            os.close(self.descriptor)
+            raise InputError(f"--usage-log {path} is not a regular file")
+
+    def write(self, entry: dict[str, Any]) -> None:
+        data = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode()
+        while data:
+            data = data[os.write(self.descriptor, data) :]
+
+    def close(self) -> None:
+        os.close(self.descriptor)
+
+
+# The open usage log (open_usage_log), or another sink with write(entry); None: off.
+USAGE_LOG: Any = None
+# Set while a batch record runs: its id goes into the usage lines.
+_USAGE_RECORD: contextvars.ContextVar[Any] = contextvars.ContextVar("usage_record")
+# What makes run ids unique: when and in which process this module was loaded.
+_PROCESS_TAG = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}"
+_RUN_COUNT = [0]
+
+
+def _count_run() -> int:
+    _RUN_COUNT[0] += 1
+    return _RUN_COUNT[0]
+
+
+def open_usage_log(path: str) -> None:
+    """Append a line per provider call to `path` from now on (close_usage_log stops)."""
+    global USAGE_LOG
+    close_usage_log()
+    USAGE_LOG = UsageLog(path)
+
+
+def close_usage_log() -> None:
+    global USAGE_LOG
+    log, USAGE_LOG = USAGE_LOG, None
+    if isinstance(log, UsageLog):
+        log.close()
+
+
+def record_provider_call(
+    ctx: NodeContext,
+    *,
+    provider: str,
+    model: str,
+    usage: dict[str, Any] | None = None,
+    latency_ms: float | None = None,
+    cost_usd: float | None = None,
+    error: BaseException | None = None,
+    error_kind: str | None = None,
+) -> None:
+    """Tell the usage log about one provider call as it ends, answered or not
+    (`error`: why not; `error_kind`: the runtime's word for it, e.g. a
+    ChatFailure's kind). Does nothing unless a log is open. Every node type that
+    calls a provider calls this once per request."""
+    if USAGE_LOG is None:
+        return
+    now = time.time()
+    usage = usage or {}
+    tokens_out = usage.get("completion_tokens", usage.get("output_tokens"))
+    tokens_in = usage.get("prompt_tokens", usage.get("input_tokens"))
+    if tokens_in is None and tokens_out is None:
+        tokens_in = usage.get("total_tokens")  # embeddings: input tokens only
+    entry: dict[str, Any] = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+        + f".{int(now % 1 * 1000):03d}Z",
+        "workflow": WORKFLOW["id"],
+        "run": f"{_PROCESS_TAG}-{ctx.run.number}",
+    }
+    record = _USAGE_RECORD.get(None)
+    if record is not None:
+        entry["record"] = record
+    entry.update(
+        node=ctx.node_id,
+        provider=provider,
+        model=model,
+        tokens_in=tokens_in or 0,
+        tokens_out=tokens_out or 0,
+        latency_ms=latency_ms,
+        cost_usd=cost_usd,
+        status="ok" if error is None else "error",
+    )
+    if error is not None:
+        entry["error"] = _error_facts(error, error_kind)
+    USAGE_LOG.write(entry)
+
+
+def _error_facts(error: BaseException, kind: str | None) -> dict[str, Any]:
+    """What failed, without the message (which may quote the request): the
+    failure kind, the HTTP status and the provider's error code."""
+    if kind is None:
+        kind = (
+            "cancelled"
+            if isinstance(error, asyncio.CancelledError)
+            else (
+                "timeout"
+                if isinstance(error, TimeoutError)
+                else "transient" if isinstance(error, TransientError) else type(error).__name__
+            )
+        )
+    facts: dict[str, Any] = {"kind": kind}
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int):
+        facts["http_status"] = status
+    body = getattr(error, "body", None)
+    detail = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(detail, dict):
+        code = detail.get("code") or detail.get("type")
+        if isinstance(code, str):
+            facts["code"] = code[:100]
+    return facts
 
 
 def to_port_type(value: Any, port_type: str | None) -> Any:
@@ -1276,6 +1421,14 @@ class ChatProvider(ABC):
     @abstractmethod
     def stream(self, client: Any, request: dict[str, Any], reply: ChatReply) -> AsyncIterator[str]:
         """Yield text as it arrives and fill `reply` (model, finish_reason, usage)."""
+
+    async def list_models(self, client: Any) -> list[str]:
+        """The model ids the provider lists for the client's key (GET /models):
+        Groq's SDK returns the list, OpenAI's and Anthropic's page through it."""
+        listing = client.models.list()
+        if hasattr(listing, "__aiter__"):
+            return [model.id async for model in listing]
+        return [model.id for model in (await listing).data]
 
     def key_name(self, config: dict[str, Any]) -> str:
         key = config.get("api_key")
@@ -2096,18 +2249,17 @@ def structured_reply(text: str, form: dict[str, Any]) -> tuple[Any, str | None]:
     return (value, None) if problem is None else (None, problem)
 
 
+# What checks a value against a JSON Schema: set by the json-schema runtime part
+# (jsonschema), which scripts with tools or a json_schema reply carry.
+SCHEMA_CHECK: Callable[[Any, dict[str, Any]], str | None] | None = None
+
+
 def schema_problem(value: Any, schema: dict[str, Any], what: str) -> str | None:
     """The first way `value` breaks the JSON Schema, said for the model and the log."""
-    # Imported here: only workflows with tools or a json_schema reply need it.
-    import jsonschema
-
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(schema).iter_errors(value)
-    )
-    if error is None:
-        return None
-    where = "/".join(str(part) for part in error.absolute_path)
-    return f"{what} {error.message}" + (f" (at {where})" if where else "")
+    if SCHEMA_CHECK is None:
+        raise WorkflowError("this script has no JSON Schema checker; regenerate it")
+    problem = SCHEMA_CHECK(value, schema)
+    return None if problem is None else f"{what} {problem}"
 
 
 def _combined(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -2150,7 +2302,9 @@ async def _answer(
             continue
         reply = ChatReply(model=model)
         try:
-            output = await _chat_call(ctx, chat, call_config, messages, reply)
+            output = await _recorded(
+                ctx, chat, call_config, reply, _chat_call(ctx, chat, call_config, messages, reply)
+            )
         except (*chat.errors, TransientError) as exc:
             failure = (
                 ChatFailure("transient", str(exc))
@@ -2227,6 +2381,41 @@ async def _chat_call(
     if reply.reasoning is not None:
         output["reasoning"] = reply.reasoning
     return output
+
+
+async def _recorded(
+    ctx: NodeContext,
+    chat: ChatProvider,
+    config: dict[str, Any],
+    reply: ChatReply,
+    call: Awaitable[dict[str, Any]],
+) -> dict[str, Any]:
+    """`call`, one attempt on `reply.model`, told to the usage log as it ends,
+    answered or failed (record_provider_call)."""
+    started = _now()
+    output: dict[str, Any] | None = None
+    failed: BaseException | None = None
+    try:
+        output = await call
+        return output
+    except BaseException as exc:
+        failed = exc
+        raise
+    finally:
+        record_provider_call(
+            ctx,
+            provider=chat.name,
+            model=reply.model,
+            usage=reply.usage,
+            latency_ms=output["latency_ms"] if output else _elapsed_ms(started),
+            cost_usd=output["cost_usd"] if output else None,
+            error=failed,
+            error_kind=(
+                chat.failure(failed, ctx, config, reply.model).kind
+                if isinstance(failed, chat.errors)
+                else None
+            ),
+        )
 
 
 def _token_estimate(messages: list[dict[str, Any]], config: dict[str, Any]) -> int:
@@ -2332,6 +2521,19 @@ class GroqProvider(OpenAIWireProvider):
 
 
 CHAT_PROVIDERS["groq"] = GroqProvider()
+
+
+def _jsonschema_problem(value: Any, schema: dict[str, Any]) -> str | None:
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(value)
+    )
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path)
+    return error.message + (f" (at {where})" if where else "")
+
+
+SCHEMA_CHECK = _jsonschema_problem
 
 
 async def execute_edit_fields(
@@ -2465,6 +2667,20 @@ STEPS = (
 )
 # The workflow's result: the outputs of the nodes nothing else consumes.
 SINKS: tuple[str, ...] = ("answer",)
+# Every model a node may call, in the order it tries them, with the provider,
+# the variable holding the key and the address: what --check checks. A model
+# None is set by an expression, known only at run time.
+PROVIDER_USES: list[dict[str, Any]] = [
+    {
+        "node": "agent",
+        "role": "model",
+        "provider": "groq",
+        "model": "openai/gpt-oss-120b",
+        "kind": "chat",
+        "api_key": "GROQ_API_KEY",
+        "base_url": None,
+    }
+]
 
 
 async def run_workflow(
@@ -2727,6 +2943,8 @@ async def _run_record(record_id: Any, inputs: dict[str, Any] | str) -> tuple[dic
     """One record's result line, as a dict and as the JSON text to write. Records
     share the event loop's clients (loop_resources)."""
     started = _now()
+    # The usage log's lines of this record's calls carry its id.
+    _USAGE_RECORD.set(record_id)
     try:
         if isinstance(inputs, str):
             raise InputError(inputs)
@@ -2875,10 +3093,14 @@ def _dask_load(name: str, source: str) -> Any:
     return module
 
 
-def _dask_task(name: str, records: list[tuple[Any, Any]]) -> tuple[str | None, list[str]]:
+def _dask_task(
+    name: str, records: list[tuple[Any, Any]]
+) -> tuple[str | None, list[str], list[dict[str, Any]]]:
     """One chunk, on a Dask worker (in one of its threads): the module the plugin
     loaded there runs it. Travels by value (cloudpickle), so it names only `sys`."""
-    result: tuple[str | None, list[str]] = sys.modules[name]._dask_worker_run(records)
+    result: tuple[str | None, list[str], list[dict[str, Any]]] = sys.modules[name]._dask_worker_run(
+        records
+    )
     return result
 
 
@@ -2917,25 +3139,40 @@ def _dask_worker_start(settings: dict[str, Any]) -> None:
         tokens_per_minute=settings["tokens_per_minute"],
     )
     BUDGET_SHARES = settings["budget_shares"]
+    if settings.get("usage_log"):
+        # Usage lines go back to the client with each chunk's results: it alone
+        # writes the log, as it alone writes the output.
+        global USAGE_LOG
+        USAGE_LOG = _UsageLines()
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="catalyst-records", daemon=True)
     thread.start()
     _DASK_WORKER.update(loop=loop, thread=thread, slots=asyncio.Semaphore(settings["concurrency"]))
 
 
-def _dask_worker_run(records: list[tuple[Any, Any]]) -> tuple[str | None, list[str]]:
-    """(None, result lines as JSON text) for a chunk; (why, []) when this worker
-    cannot run records at all (its environment lacks a variable): that is no
-    record's failure, so nothing is written and a resume runs them."""
+def _dask_worker_run(
+    records: list[tuple[Any, Any]],
+) -> tuple[str | None, list[str], list[dict[str, Any]]]:
+    """(None, result lines as JSON text, usage log lines) for a chunk; (why, [],
+    []) when this worker cannot run records at all (its environment lacks a
+    variable): that is no record's failure, so nothing is written and a resume
+    runs them."""
     try:
         _check_environment()
     except InputError as exc:
-        return f"on a Dask worker: {exc}", []
+        return f"on a Dask worker: {exc}", [], []
     running = asyncio.run_coroutine_threadsafe(_dask_chunk(records), _DASK_WORKER["loop"])
-    return None, running.result()
+    return None, *running.result()
 
 
-async def _dask_chunk(records: list[tuple[Any, Any]]) -> list[str]:
+class _UsageLines(list[dict[str, Any]]):
+    """A Dask worker's usage log: lines kept until a chunk takes them back."""
+
+    def write(self, entry: dict[str, Any]) -> None:
+        self.append(entry)
+
+
+async def _dask_chunk(records: list[tuple[Any, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
     slots: asyncio.Semaphore = _DASK_WORKER["slots"]
 
     async def one(record_id: Any, inputs: dict[str, Any] | str) -> str:
@@ -2943,7 +3180,14 @@ async def _dask_chunk(records: list[tuple[Any, Any]]) -> list[str]:
         async with slots:
             return (await _run_record(record_id, inputs))[1]
 
-    return list(await asyncio.gather(*(one(*record) for record in records)))
+    texts = list(await asyncio.gather(*(one(*record) for record in records)))
+    # The usage lines of every call so far (other chunks' too): taken on the
+    # loop's own thread, where calls add them, so none is taken twice or lost.
+    usage: list[dict[str, Any]] = []
+    if isinstance(USAGE_LOG, _UsageLines):
+        usage = USAGE_LOG[:]
+        USAGE_LOG.clear()
+    return texts, usage
 
 
 def _dask_worker_stop() -> None:
@@ -3071,7 +3315,7 @@ def run_batch_dask(
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
         threads = client.nthreads()
-        settings: dict[str, Any] = {"concurrency": concurrency}
+        settings: dict[str, Any] = {"concurrency": concurrency, "usage_log": USAGE_LOG is not None}
         # The budget is split evenly: each worker process paces itself with its
         # share, so no request waits on another machine (see README).
         settings.update(
@@ -3100,11 +3344,14 @@ def run_batch_dask(
                 for future in finished:
                     pending.pop(future)
                     try:
-                        problem, texts = future.result()
+                        problem, texts, usage = future.result()
                         kind: type[WorkflowError] = InputError
                     except Exception as exc:
                         problem, texts = f"a Dask task failed: {type(exc).__name__}: {exc}", []
-                        kind = WorkflowError
+                        usage, kind = [], WorkflowError
+                    if USAGE_LOG is not None:
+                        for entry in usage:
+                            USAGE_LOG.write(entry)
                     if problem is not None:
                         # Not a record's failure: stop, and leave its records to a resume.
                         problems[kind].append(problem)
@@ -3140,6 +3387,327 @@ def run_batch_dask(
     summary["interrupted"] = stopping or interrupted
     summary["workers"] = len(threads)
     return summary, failed_before + progress.failed > 0
+
+
+# -- health check (--check) ----------------------------------------------------------
+#
+# Nothing of the workflow runs. For each provider it calls (fallbacks and router
+# candidates included), per key variable and address: is the key accepted (GET
+# /models), is every model a node names listed and not retired, and how long one
+# test call takes (1 token, or one tiny embedding). The verdict:
+#   healthy  (exit 0) every model answers as configured;
+#   degraded (exit 1) every node has a model that answers, but something will cost
+#            a fallback, a wait or a retry: a model a node names is missing,
+#            retired or refused while another of its models answers; a fallback's
+#            provider rejects its key; a provider rate-limits, is overloaded or
+#            fails the models list or the test call; the test call takes longer
+#            than CHECK_SLOW_MS;
+#   unusable (exit 2) a key variable is not set (the script would not start), or a
+#            node has no model that can answer (rejected key, unreachable provider,
+#            every model missing or retired).
+# A model set by an expression is known only at run time: listed, not checked.
+CHECK_TIMEOUT_S = 20.0
+CHECK_SLOW_MS = 5000.0
+# Providers whose API lists no models: the test call checks the key and model.
+_UNLISTED_PROVIDERS = ("voyage",)
+_VERDICTS = ("healthy", "degraded", "unusable")
+# Model statuses under which a node can still call the model.
+_USABLE_MODEL = ("ok", "unverified")
+
+
+@dataclass
+class _CheckedProvider:
+    """What --check found out about one provider, key variable and address."""
+
+    name: str
+    key_variable: str | None
+    base_url: str | None
+    # accepted, rejected, missing (not set), not needed, unknown.
+    key: str = "unknown"
+    listed: list[str] | None = None
+    models_ms: float | None = None
+    call_model: str | None = None
+    call_ms: float | None = None
+    # ok, degraded or unusable.
+    status: str = "ok"
+    problems: list[str] = field(default_factory=list)
+    # Models the test call was refused (403, 404, retired): why.
+    refused: dict[str, str] = field(default_factory=dict)
+
+    def worsen(self, status: str, problem: str) -> None:
+        order = ("ok", "degraded", "unusable")
+        if order.index(status) > order.index(self.status):
+            self.status = status
+        self.problems.append(problem)
+
+
+async def _no_node(ctx: NodeContext, inputs: dict[str, Any]) -> None:
+    """The step --check's provider clients belong to: nothing runs in it."""
+
+
+def _use_key(use: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    return use["provider"], use["api_key"], use["base_url"]
+
+
+def _secret_values() -> list[str]:
+    """The keys --check may meet in a provider's message: never printed."""
+    names = {use["api_key"] for use in PROVIDER_USES if use["api_key"]}
+    # Longest first, so that no shorter key cuts a longer one apart; a value too
+    # short to be a key (a placeholder) would blank out ordinary words.
+    values = {os.environ.get(name, "") for name in names}
+    return sorted((value for value in values if len(value) >= 8), key=len, reverse=True)
+
+
+def _scrubbed(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return _printable(text)
+
+
+def _listed(model: str, listed: list[str]) -> bool:
+    """Whether the provider lists `model`, or a dated version of it
+    (Anthropic lists claude-haiku-4-5-20251001 for the alias claude-haiku-4-5)."""
+    if model in listed:
+        return True
+    return any(
+        found.startswith(model + "-") and found[len(model) + 1 :].isdigit() for found in listed
+    )
+
+
+async def _test_call(chat: ChatProvider, client: Any, kind: str, model: str) -> None:
+    if kind == "chat":
+        messages = [{"role": "user", "content": "Reply with OK."}]
+        await chat.complete(client, chat.request({"max_completion_tokens": 1}, messages, model))
+    else:
+        await client.embeddings.create(input=["health check"], model=model)
+
+
+def _failure(
+    chat: ChatProvider, exc: Exception, ctx: NodeContext, config: dict[str, Any], model: str
+) -> ChatFailure:
+    if isinstance(exc, chat.errors):
+        return chat.failure(exc, ctx, config, model)
+    return ChatFailure("request", f"{type(exc).__name__}: {exc}")
+
+
+async def _check_provider(
+    checked: _CheckedProvider, uses: list[dict[str, Any]], resources: dict[Hashable, Any]
+) -> None:
+    chat = CHAT_PROVIDERS[checked.name]
+    label = chat.label
+    config = {
+        "api_key": {"$secret": checked.key_variable} if checked.key_variable else None,
+        "base_url": checked.base_url,
+    }
+    if checked.key_variable is None:
+        checked.key = "not needed"
+    elif not os.environ.get(checked.key_variable):
+        checked.key = "missing"
+        problem = f"{checked.key_variable} is not set: the script cannot start without it"
+        checked.worsen("unusable", problem)
+        return
+    step = Step("--check", "health check", _no_node, timeout=CHECK_TIMEOUT_S, retries=0)
+    ctx = NodeContext(Run({}, None, resources), step)
+    client = chat.client(ctx, config)
+    if checked.name not in _UNLISTED_PROVIDERS:
+        started = _now()
+        try:
+            checked.listed = await chat.list_models(client)
+            checked.key = "accepted" if checked.key_variable else checked.key
+        except Exception as exc:
+            failure = _failure(chat, exc, ctx, config, "")
+            if getattr(exc, "status_code", None) == 401:
+                checked.key = "rejected"
+                checked.worsen("unusable", failure.message)
+                return
+            if failure.kind == "transient":
+                checked.worsen("unusable", failure.message)
+                return
+            checked.worsen("degraded", f"{label}'s models list failed: {failure.message}")
+        checked.models_ms = _elapsed_ms(started)
+    retired = RETIRED_MODELS.get(checked.name, {})
+    callable_uses = [
+        use
+        for use in uses
+        if use["model"] is not None
+        and use["kind"] != "other"
+        and use["model"] not in retired
+        and (checked.listed is None or _listed(use["model"], checked.listed))
+    ]
+    if not callable_uses:
+        return
+    use = callable_uses[0]
+    checked.call_model = use["model"]
+    started = _now()
+    try:
+        await _test_call(chat, client, use["kind"], use["model"])
+    except Exception as exc:
+        failure = _failure(chat, exc, ctx, config, use["model"])
+        status = getattr(exc, "status_code", None)
+        if status == 401:
+            checked.key = "rejected"
+            checked.worsen("unusable", failure.message)
+        elif status == 403 or failure.kind == "unavailable":
+            checked.refused[use["model"]] = failure.message
+        else:
+            checked.worsen("degraded", f"the test call to {label} failed: {failure.message}")
+        return
+    checked.call_ms = _elapsed_ms(started)
+    if checked.key == "unknown":
+        checked.key = "accepted"
+    if checked.call_ms > CHECK_SLOW_MS:
+        checked.worsen(
+            "degraded",
+            f"{label} took {checked.call_ms:,.0f} ms for a 1-token call "
+            f"on {use['model']} (slow: more than {CHECK_SLOW_MS:,.0f} ms)",
+        )
+
+
+def _model_row(use: dict[str, Any], checked: _CheckedProvider) -> dict[str, Any]:
+    """One model a node may call: ok, unverified, retired, missing, refused,
+    unusable (its provider is), or not checked (an expression)."""
+    row = {key: use[key] for key in ("node", "role", "provider", "model")}
+    model = use["model"]
+    replacement = RETIRED_MODELS.get(use["provider"], {}).get(model or "")
+    if model is None:
+        row.update(status="not checked", note="set by an expression at run time")
+    elif checked.status == "unusable":
+        row.update(status="unusable", note=checked.problems[-1])
+    elif replacement:
+        label = CHAT_PROVIDERS[use["provider"]].label
+        row.update(
+            status="retired",
+            replacement=replacement,
+            note=f"{label} retired {model}; use {replacement!r} instead",
+        )
+    elif model in checked.refused:
+        row.update(status="refused", note=checked.refused[model])
+    elif checked.listed is not None and not _listed(model, checked.listed):
+        row.update(status="missing", note=f"{model} is not in the provider's models list")
+    elif checked.listed is None and model != checked.call_model:
+        row.update(status="unverified", note="the provider lists no models")
+    else:
+        row["status"] = "ok"
+    return row
+
+
+async def run_check() -> dict[str, Any]:
+    """The health report: providers, models, problems, verdict and exit code."""
+    checked: dict[tuple[str, str | None, str | None], _CheckedProvider] = {}
+    for use in PROVIDER_USES:
+        checked.setdefault(_use_key(use), _CheckedProvider(*_use_key(use)))
+    resources: dict[Hashable, Any] = {}
+    try:
+        # One provider after the other: calls at the same time would share the
+        # event loop and the CPU, and each would measure the others' time too.
+        for key, found in checked.items():
+            await _check_provider(
+                found, [u for u in PROVIDER_USES if _use_key(u) == key], resources
+            )
+    finally:
+        await close_resources(resources)
+    secrets = _secret_values()
+    rows = [_model_row(use, checked[_use_key(use)]) for use in PROVIDER_USES]
+    verdict = 0
+    problems: list[str] = []
+    for found in checked.values():
+        problems += found.problems
+        if found.key == "missing":
+            verdict = 2
+        elif found.status == "degraded":
+            verdict = max(verdict, 1)
+    keys = {found.key_variable for found in checked.values()}
+    for name in REQUIRED_ENV:
+        if name not in keys and not os.environ.get(name):
+            problems.append(f"{name} is not set: the script cannot start without it")
+            verdict = 2
+    for node in dict.fromkeys(row["node"] for row in rows):
+        mine = [row for row in rows if row["node"] == node and row["status"] != "not checked"]
+        good = [row for row in mine if row["status"] in _USABLE_MODEL]
+        problems += [
+            f"node {node!r}: {row['note']}"
+            for row in mine
+            if row["status"] in ("retired", "missing", "refused")
+        ]
+        if mine and not good:
+            problems.append(f"node {node!r}: none of its models can answer")
+            verdict = 2
+        elif len(good) < len(mine):
+            problems.append(f"node {node!r}: {len(good)} of its {len(mine)} models can answer")
+            verdict = max(verdict, 1)
+    providers = [
+        {
+            "provider": found.name,
+            "key_variable": found.key_variable,
+            "base_url": found.base_url,
+            "key": found.key,
+            "models_listed": None if found.listed is None else len(found.listed),
+            "models_ms": found.models_ms,
+            "test_model": found.call_model,
+            "test_call_ms": found.call_ms,
+            "status": found.status,
+            "problems": [_scrubbed(problem, secrets) for problem in found.problems],
+        }
+        for found in checked.values()
+    ]
+    for row in rows:
+        if "note" in row:
+            row["note"] = _scrubbed(row["note"], secrets)
+    return {
+        "workflow": WORKFLOW["id"],
+        "status": _VERDICTS[verdict],
+        "exit_code": verdict,
+        "providers": providers,
+        "models": rows,
+        "problems": [_scrubbed(problem, secrets) for problem in problems],
+    }
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=False)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in [headers, *rows]
+    )
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f} ms"
+
+
+def print_check(report: dict[str, Any]) -> None:
+    """The report as tables on stdout."""
+    providers = [
+        [
+            found["provider"],
+            found["key_variable"] or "-",
+            found["key"],
+            _ms(found["models_ms"]) if found["models_listed"] is not None else "-",
+            f"{_ms(found['test_call_ms'])} ({found['test_model']})" if found["test_model"] else "-",
+            found["status"],
+        ]
+        for found in report["providers"]
+    ]
+    headers = ["provider", "key variable", "key", "models list", "test call", "status"]
+    print(_printable(_table(headers, providers)))
+    print()
+    models = [
+        [
+            row["node"],
+            row["role"],
+            row["provider"],
+            row["model"] or "(expression)",
+            row["status"] + (f" -> {row['replacement']}" if "replacement" in row else ""),
+        ]
+        for row in report["models"]
+    ]
+    print(_printable(_table(["node", "uses", "provider", "model", "status"], models)))
+    if report["problems"]:
+        print()
+        for problem in report["problems"]:
+            print(f"- {problem}")
+    print()
+    print(f"{report['status']} (exit {report['exit_code']})")
 
 
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
@@ -3266,6 +3834,18 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--json", action="store_true", help="print the result, usage and latency as JSON"
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check the model providers this workflow calls (keys, models, one 1-token call "
+        "each) and run nothing; exit 0 healthy, 1 degraded, 2 unusable; --json for machines",
+    )
+    parser.add_argument(
+        "--usage-log",
+        metavar="FILE",
+        help="append one JSON line per provider call (time, run, node, provider, model, "
+        "tokens, latency, cost, error kind) to FILE; never prompts, replies or keys",
+    )
     batch = parser.add_argument_group("batch runs")
     batch.add_argument(
         "--batch", metavar="IN.jsonl", help="run once per line (a JSON object of inputs)"
@@ -3354,6 +3934,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(
             "--schedule runs the workflow with the same inputs at each tick: "
             "not with --batch or --stream"
+        )
+    if args.check and (args.batch or args.schedule or args.stream):
+        parser.error(
+            "--check runs nothing of the workflow: not with --batch, --schedule or " "--stream"
         )
     if args.max_runs is not None and (not args.schedule or args.max_runs < 1):
         parser.error("--max-runs goes with --schedule and must be at least 1")
@@ -3530,6 +4114,17 @@ def _batch_line(summary: dict[str, Any]) -> str:
     )
 
 
+def _health_check(as_json: bool) -> int:
+    """--check: 0 healthy, 1 degraded, 2 unusable (see run_check)."""
+    report = asyncio.run(run_check())
+    if as_json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print_check(report)
+    exit_code: int = report["exit_code"]
+    return exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Exit codes: 0 done, 1 the run (or a batch record) failed, 2 bad inputs
     or environment, 130 interrupted."""
@@ -3547,7 +4142,11 @@ def _main(args: argparse.Namespace) -> int:
     RECORD_TIMEOUT_S = args.record_timeout
     RETRY_FAILED = "all" if args.retry_failed else "none" if args.no_retry_failed else "transient"
     try:
+        if args.check:
+            return _health_check(args.json)
         _check_environment()
+        if args.usage_log:
+            open_usage_log(args.usage_log)
         if args.batch and args.dask:
             summary, any_failed = run_batch_dask(
                 args.batch,
@@ -3587,6 +4186,8 @@ def _main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        close_usage_log()
     for node, error in _node_errors(result).items():
         fan_out = result["nodes"][node].get("branch_of")
         went_on = "its onError value" if fan_out is None else f"the rest of {fan_out!r}"

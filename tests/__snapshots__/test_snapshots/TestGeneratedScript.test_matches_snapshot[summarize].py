@@ -2244,18 +2244,17 @@ def structured_reply(text: str, form: dict[str, Any]) -> tuple[Any, str | None]:
     return (value, None) if problem is None else (None, problem)
 
 
+# What checks a value against a JSON Schema: set by the json-schema runtime part
+# (jsonschema), which scripts with tools or a json_schema reply carry.
+SCHEMA_CHECK: Callable[[Any, dict[str, Any]], str | None] | None = None
+
+
 def schema_problem(value: Any, schema: dict[str, Any], what: str) -> str | None:
     """The first way `value` breaks the JSON Schema, said for the model and the log."""
-    # Imported here: only workflows with tools or a json_schema reply need it.
-    import jsonschema
-
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(schema).iter_errors(value)
-    )
-    if error is None:
-        return None
-    where = "/".join(str(part) for part in error.absolute_path)
-    return f"{what} {error.message}" + (f" (at {where})" if where else "")
+    if SCHEMA_CHECK is None:
+        raise WorkflowError("this script has no JSON Schema checker; regenerate it")
+    problem = SCHEMA_CHECK(value, schema)
+    return None if problem is None else f"{what} {problem}"
 
 
 def _combined(rounds: list[dict[str, Any]]) -> dict[str, Any]:
