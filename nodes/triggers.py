@@ -37,6 +37,8 @@ ZONE_EXAMPLES = ("UTC", "Europe/London", "Europe/Paris", "America/New_York",
                  "America/Los_Angeles", "Asia/Tokyo")
 # What the generated script needs to run on a schedule.
 SCHEDULE_REQUIREMENTS = ("cronsim>=2.8,<3", "tzdata>=2024.1")
+# What it needs to serve over HTTP (`serve`, templates/service.jinja).
+SERVICE_REQUIREMENTS = ("fastapi>=0.115,<1", "pydantic>=2.7,<3", "uvicorn>=0.30,<1")
 
 
 class TriggerConfig(NodeConfig):
@@ -161,11 +163,28 @@ RUNTIME_PARTS = (
         imports=("from datetime import UTC, datetime", "from zoneinfo import ZoneInfo",
                  "from cronsim import CronSim"),
     ),
+    RuntimePart(
+        name="service",
+        template="service.jinja",
+        dependencies=SERVICE_REQUIREMENTS,
+        imports=(
+            "import copy", "import hmac", "import traceback",
+            "from typing import Annotated",
+            "from fastapi import Depends, FastAPI, HTTPException, Request",
+            "from fastapi.exceptions import RequestValidationError",
+            "from fastapi.responses import JSONResponse, Response, StreamingResponse",
+            "from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer",
+            "from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, "
+            "StrictInt, StrictStr, WithJsonSchema, create_model",
+            "import uvicorn",
+        ),
+    ),
 )
 
 NODE_TYPES = (
-    _trigger("httpEndpoint", "HTTP endpoint", "Start the workflow from an HTTP request.",
-             "globe", HttpEndpointConfig),
+    _trigger("httpEndpoint", "HTTP endpoint", "Start the workflow from an HTTP request (the "
+             "script's `serve` answers it).", "globe", HttpEndpointConfig,
+             shared_runtimes=("service",)),
     _trigger("scheduledTask", "Schedule", "Start the workflow on a schedule (the script's "
              "--schedule runs it at each tick).", "clock", ScheduledTaskConfig,
              check=check_schedule, shared_runtimes=("schedule",)),
