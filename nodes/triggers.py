@@ -49,6 +49,9 @@ class TriggerConfig(NodeConfig):
 
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# Paths the served script answers itself (templates/service.jinja has the same list).
+SERVICE_PATHS = ("/health", "/ready", "/docs", "/docs/oauth2-redirect", "/redoc",
+                 "/openapi.json")
 
 
 class HttpEndpointConfig(TriggerConfig):
@@ -57,6 +60,23 @@ class HttpEndpointConfig(TriggerConfig):
     )
     path: str = Field("/", pattern=r"^/", description="URL path, e.g. /api/v1/analyze.")
     description: str = Field("", description="What the endpoint is for.")
+
+    @field_validator("path")
+    @classmethod
+    def _servable(cls, value: str) -> str:
+        if value.rstrip("/") in SERVICE_PATHS:
+            raise PydanticCustomError(
+                "reserved_path", "{path} is answered by the script's `serve` itself",
+                {"path": value, "code": "reserved-path",
+                 "hint": "choose another path; taken: " + ", ".join(SERVICE_PATHS)},
+            )
+        if any(char in value for char in "{}?#") or any(c.isspace() for c in value):
+            raise PydanticCustomError(
+                "path_characters", "the path cannot hold braces, ?, # or spaces",
+                {"code": "invalid-path", "hint": "a fixed path such as /api/v1/analyze; "
+                 "the request body (or the query string of a GET) carries the inputs"},
+            )
+        return value
 
 
 class ScheduledTaskConfig(TriggerConfig):

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import PROVIDER_VARIABLES, build, compile_example, provider_env
-from workflow_builders import edge, graph, node
+from workflow_builders import as_manifest, diagnostics, edge, graph, node
 
 from catalyst.mock_groq import MockGroqServer
 
@@ -468,3 +468,23 @@ def test_only_scripts_with_an_http_entry_serve() -> None:
     assert "serve_main" not in compiled.source
     served = compile_example("support_triage.json", "triage")
     assert {"fastapi>=0.115,<1", "uvicorn>=0.30,<1"} <= set(served.plan.dependencies)
+
+
+@pytest.mark.parametrize(("path", "code"), [("/health", "reserved-path"),
+                                            ("/openapi.json", "reserved-path"),
+                                            ("/items/{id}", "invalid-path"),
+                                            ("/a b", "invalid-path")])
+def test_a_trigger_path_the_service_cannot_take(path: str, code: str) -> None:
+    document = graph(
+        node("http", "httpEndpoint", {"method": "POST", "path": path}, label="HTTP"),
+        node("hello", "editFields", {"mode": "replace", "fields": {"a": "b"}}, label="Hello"),
+        edges=[edge("http", "hello", id="e1")],
+    )
+    [problem] = [d for d in diagnostics(document) if d.is_error]
+    assert problem.code == code
+    assert problem.node_id == "http"
+    assert problem.hint
+    manifest_document = as_manifest(document, "flow")
+    manifest_document["workflows"]["flow"]["trigger"] = {
+        "type": "httpEndpoint", "config": {"path": path}}
+    assert code in {d.code for d in diagnostics(manifest_document) if d.is_error}

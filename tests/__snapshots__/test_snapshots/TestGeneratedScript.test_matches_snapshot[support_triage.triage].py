@@ -1192,6 +1192,16 @@ _BODY_TYPES: dict[str, Any] = {
 }
 
 
+def served_routes() -> list[dict[str, Any]]:
+    """ROUTES, each (method, path) once (a trigger node and the manifest's
+    trigger often say the same)."""
+    unique: dict[tuple[str, str], dict[str, Any]] = {}
+    for route in ROUTES:
+        method = str(route["method"]).upper()
+        unique.setdefault((method, route["path"]), {**route, "method": method})
+    return list(unique.values())
+
+
 class ServiceResult(BaseModel):
     """A run's result (run_workflow's dict)."""
 
@@ -1514,12 +1524,10 @@ def build_app(
 
     model = _inputs_model()
     dependencies = [Depends(_authorized)] if auth_token else []
-    seen: set[tuple[str, str]] = set()
-    for route in ROUTES:
-        method, path = str(route["method"]).upper(), route["path"]
-        if (method, path) in seen or path in SERVICE_PATHS:
+    for route in served_routes():
+        method, path = route["method"], route["path"]
+        if path in SERVICE_PATHS:
             continue
-        seen.add((method, path))
         allowed.setdefault(path, []).append(method)
         slots = _Slots(max_concurrency)
         takes_body = method not in ("GET", "DELETE")
@@ -1664,7 +1672,7 @@ def serve_main(argv: list[str]) -> int:
         prog=f"{os.path.basename(sys.argv[0])} serve",
         description=_as_written(
             f"Serve the workflow {WORKFLOW['name']!r} over HTTP: "
-            + ", ".join(f"{r['method']} {r['path']}" for r in ROUTES)
+            + ", ".join(f"{r['method']} {r['path']}" for r in served_routes())
             + "; GET /health, GET /ready, GET /docs."
         ),
     )
@@ -3551,6 +3559,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     epilog = "inputs:\n" + ("\n".join(lines) or "  none")
     if environment:
         epilog += "\n\nenvironment variables:\n" + "\n".join(environment)
+    routes = ", ".join(f"{route['method']} {route['path']}" for route in served_routes())
+    epilog += (
+        f"\n\nserving over HTTP ({routes}):\n  serve [--host HOST] [--port PORT] (see serve --help)"
+    )
     summary = f"Run the workflow {WORKFLOW['name']!r}. {WORKFLOW['description']}".strip()
     parser = argparse.ArgumentParser(
         description=_as_written(summary),
