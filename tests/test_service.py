@@ -488,3 +488,55 @@ def test_a_trigger_path_the_service_cannot_take(path: str, code: str) -> None:
     manifest_document["workflows"]["flow"]["trigger"] = {
         "type": "httpEndpoint", "config": {"path": path}}
     assert code in {d.code for d in diagnostics(manifest_document) if d.is_error}
+
+
+# -- a manifest as one app ---------------------------------------------------------------
+
+
+def generate_app(manifest_path: Path, folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "catalyst.cli", "generate", str(manifest_path), "--app",
+         "-o", str(folder / "app.py")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def test_a_manifest_serves_as_one_app(tmp_path: Path, groq_server: MockGroqServer) -> None:
+    from conftest import EXAMPLES
+
+    generated = generate_app(EXAMPLES / "support_triage.json", tmp_path)
+    assert generated.returncode == 0, generated.stderr
+    assert sorted(p.name for p in tmp_path.glob("*.py")) == [
+        "app.draft_reply.py", "app.py", "app.triage.py"]
+    with serving(tmp_path / "app.py", server=groq_server) as service:
+        triage = httpx.post(service.url + "/api/v1/triage", json={"message": "URGENT"},
+                            timeout=30)
+        reply = httpx.post(service.url + REPLY_ROUTE, json={"message": "hi"}, timeout=30)
+        invalid = httpx.post(service.url + "/api/v1/triage", json={}, timeout=30)
+        wrong_method = httpx.get(service.url + REPLY_ROUTE, timeout=30)
+        ready = httpx.get(service.url + "/ready", timeout=30)
+        document = httpx.get(service.url + "/openapi.json", timeout=30).json()
+    assert triage.status_code == 200, triage.text
+    assert set(triage.json()["outputs"]) == {"record"}
+    assert reply.status_code == 200
+    assert reply.json()["outputs"]["draft"]["content"].endswith("Reply to: hi")
+    assert invalid.status_code == 422
+    assert invalid.json()["detail"][0]["loc"] == ["body", "message"]
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["allow"] == "POST"
+    assert ready.json() == {"status": "ready", "missing": []}
+    assert {"/health", "/ready", "/api/v1/triage", REPLY_ROUTE} <= set(document["paths"])
+    assert {"TriageInputs", "DraftReplyInputs"} <= set(document["components"]["schemas"])
+
+
+def test_an_app_needs_distinct_routes(tmp_path: Path) -> None:
+    from conftest import EXAMPLES
+
+    document = json.loads((EXAMPLES / "support_triage.json").read_text(encoding="utf-8"))
+    document["workflows"]["draft_reply"]["trigger"]["config"]["path"] = "/api/v1/triage"
+    manifest_path = tmp_path / "clash.json"
+    manifest_path.write_text(json.dumps(document), encoding="utf-8")
+    generated = generate_app(manifest_path, tmp_path)
+    assert generated.returncode == 2
+    assert "both serve POST /api/v1/triage" in generated.stderr
+    assert not (tmp_path / "app.py").exists()

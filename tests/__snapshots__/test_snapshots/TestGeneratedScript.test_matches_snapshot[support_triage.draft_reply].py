@@ -2159,7 +2159,10 @@ def _inputs_model() -> type[BaseModel]:
         fields[f"input_{index}"] = (_BODY_TYPES[spec["type"]], default)
     title = f"{WORKFLOW['name'] or WORKFLOW['id']} inputs"
     config = ConfigDict(extra="forbid", title=title, populate_by_name=False)
-    model: type[BaseModel] = create_model("WorkflowInputs", __config__=config, **fields)
+    # Named after the workflow: one app serving several workflows keeps their schemas apart.
+    words = re.findall(r"[0-9A-Za-z]+", str(WORKFLOW["id"]))
+    name = "".join(word[:1].upper() + word[1:] for word in words) + "Inputs"
+    model: type[BaseModel] = create_model(name, __config__=config, **fields)
     return model
 
 
