@@ -2579,7 +2579,11 @@ def serve_main(argv: list[str]) -> int:
     parser.add_argument(
         "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
     )
+    limits = parser.add_argument_group("rate budgets (default: each model's own)")
+    limits.add_argument("--rpm", type=int, metavar="N", help="requests per minute per model")
+    limits.add_argument("--tpm", type=int, metavar="N", help="tokens per minute per model")
     args = parser.parse_args(argv)
+    RATE_LIMITS.update(requests_per_minute=args.rpm, tokens_per_minute=args.tpm)
     if args.max_concurrency < 1 or args.max_body_bytes < 1:
         parser.error("--max-concurrency and --max-body-bytes must be at least 1")
     token = None
