@@ -3002,7 +3002,12 @@ async def stream_workflow(
     finally:
         if not task.done():
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            # wait(), not gather(): a consumer cancelled again while it waits
+            # (an ASGI server's cancel scope repeats its cancellation) must not
+            # cancel the run's own clean-up, which closes the provider's stream.
+            await asyncio.wait({task})
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved, so never reported as unhandled
 
 
 # -- batch runs ---------------------------------------------------------------------
