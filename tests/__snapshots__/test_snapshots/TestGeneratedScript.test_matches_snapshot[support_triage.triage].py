@@ -1466,7 +1466,7 @@ def _refused_response(request: Request | None, exc: Exception) -> Response:
     return JSONResponse(body, status_code=refused.status_code, headers=refused.headers)
 
 
-def _failure(exc: BaseException) -> _Refused:
+def _http_failure(exc: BaseException) -> _Refused:
     """A failed run as an HTTP answer. 502: a model provider failed (a rejected
     key, an error answer); 503 (Retry-After): rate limits, overload or timeouts
     outlasted the retries; 504: the workflow's own time limit; 500: any other
@@ -1838,7 +1838,7 @@ async def _run(
 
 
 def _logged(exc: BaseException | None) -> _Refused:
-    refused = _failure(exc or RuntimeError())
+    refused = _http_failure(exc or RuntimeError())
     if refused.kind == "internal_error":
         _log("the run failed:\n" + "".join(traceback.format_exception(exc)))
     else:
