@@ -9,8 +9,10 @@ template that hands the call to `execute_chat`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -99,14 +101,18 @@ class FallbackModel(BaseModel):
     )
     base_url: str | None = Field(
         None,
+        pattern=r"^https?://",
         validation_alias=AliasChoices("base_url", "baseUrl"),
-        description="Its address, for an OpenAI-compatible host of your own.",
+        description="Its address, for an OpenAI-compatible host of your own (its key then "
+        "only when `api_key` names one).",
     )
 
     @model_validator(mode="after")
     def _provider_key(self) -> FallbackModel:
         if "api_key" not in self.model_fields_set:
-            self.api_key = default_key(self.provider)
+            # A provider's usual key goes only to that provider's address: with a
+            # base_url of the file's choosing, the file must name the key itself.
+            self.api_key = None if self.base_url else default_key(self.provider)
             # A default, not something the file said (`catalyst upgrade` keeps it out).
             self.model_fields_set.discard("api_key")
         return self
@@ -138,6 +144,16 @@ class JsonSchemaSpec(BaseModel):
     def _valid_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
         return checked_schema(value)
 
+    @model_validator(mode="after")
+    def _strict_mode(self) -> JsonSchemaSpec:
+        problem = strict_problem(self.shape) if self.strict else None
+        if problem is not None:
+            raise PydanticCustomError(
+                "strict_schema", "strict mode needs every property required and no others "
+                "({problem}): list them all in required and set additionalProperties: false, "
+                "or set strict: false", {"problem": problem})
+        return self
+
     @model_serializer
     def _wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {"name": self.name, "schema": self.shape, "strict": self.strict}
@@ -147,7 +163,10 @@ class JsonSchemaSpec(BaseModel):
 
 
 def checked_schema(value: dict[str, Any]) -> dict[str, Any]:
-    """A JSON Schema checked against the draft 2020-12 meta-schema (never evaluated)."""
+    """A JSON Schema checked against the draft 2020-12 meta-schema (never
+    evaluated), and safe to check a model's reply against at run time: literal
+    (no {{ }}), no regular expressions (a hostile reply could make one run for
+    hours), every $ref a pointer into the schema itself, every number finite."""
     try:
         Draft202012Validator.check_schema(value)
     except SchemaError as exc:
@@ -156,7 +175,76 @@ def checked_schema(value: dict[str, Any]) -> dict[str, Any]:
             "json_schema", "not a valid JSON Schema{where}: {reason}",
             {"where": f" at {where}" if where else "", "reason": exc.message},
         ) from None
+    problem = _unsafe_schema(value, value, "")
+    if problem is not None:
+        raise PydanticCustomError("json_schema", "{problem}", {"problem": problem})
     return value
+
+
+def _unsafe_schema(node: Any, root: dict[str, Any], where: str) -> str | None:
+    at = f" (at {where or '/'})"
+    if isinstance(node, str) and ("{{" in node or "{%" in node):
+        return "a schema is literal: it cannot hold {{ }} expressions" + at
+    if isinstance(node, float) and not math.isfinite(node):
+        return "a schema's numbers must be finite" + at
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            found = _unsafe_schema(item, root, f"{where}/{index}")
+            if found:
+                return found
+    if not isinstance(node, dict):
+        return None
+    for key in ("pattern", "patternProperties"):
+        if key in node:
+            return (f"`{key}` is not supported: a regular expression checked against a "
+                    "model's reply could run for hours; check the text in a later node"
+                    + at)
+    ref = node.get("$ref")
+    if isinstance(ref, str) and _pointer_target(root, ref) is None:
+        return (f"$ref {ref!r} does not point into this schema (only '#' or '#/…' "
+                "pointers to a part of it)" + at)
+    for key, item in node.items():
+        found = _unsafe_schema(item, root, f"{where}/{key}")
+        if found:
+            return found
+    return None
+
+
+def _pointer_target(root: dict[str, Any], ref: str) -> Any:
+    if ref == "#":
+        return root
+    if not ref.startswith("#/"):
+        return None
+    target: Any = root
+    for part in ref[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(target, dict) and part in target:
+            target = target[part]
+        elif isinstance(target, list) and part.isdigit() and int(part) < len(target):
+            target = target[int(part)]
+        else:
+            return None
+    return target
+
+
+def strict_problem(schema: Any, where: str = "") -> str | None:
+    """Where a schema breaks the providers' strict mode: every object lists all
+    its properties in `required` and sets additionalProperties false."""
+    if isinstance(schema, list):
+        return next((found for index, item in enumerate(schema)
+                     if (found := strict_problem(item, f"{where}/{index}"))), None)
+    if not isinstance(schema, dict):
+        return None
+    if schema.get("type") == "object" or "properties" in schema:
+        properties = schema.get("properties") or {}
+        missing = sorted(set(properties) - set(schema.get("required") or ()))
+        if missing:
+            return f"at {where or '/'}: {', '.join(missing)} not in required"
+        if schema.get("additionalProperties") is not False:
+            return f"at {where or '/'}: additionalProperties is not false"
+    return next((found for key, item in schema.items()
+                 if isinstance(item, dict | list)
+                 and (found := strict_problem(item, f"{where}/{key}"))), None)
 
 
 class ResponseFormat(BaseModel):
@@ -467,10 +555,32 @@ def chat_check(
             )
         problems += capability_problems(provider, config.model, config, context)
         problems += tool_problems(provider, config, context)
+        problems += plain_http_problems(config, context)
         problems += missing_prompt(config, context)
         return problems
 
     return check
+
+
+def plain_http_problems(config: Any, context: NodeCheckContext) -> list[Diagnostic]:
+    """A key sent over plain http to another machine travels readable: a warning."""
+    entries = [(context.pointer("base_url"), config)] if getattr(config, "base_url", None) \
+        else []
+    entries += [(context.pointer("fallback_models") + json_pointer(index, "base_url"), fallback)
+                for index, fallback in enumerate(getattr(config, "fallback_models", ()))
+                if isinstance(fallback, FallbackModel) and fallback.base_url]
+    problems = []
+    for path, entry in entries:
+        url = urlsplit(entry.base_url)
+        local = url.hostname in ("localhost", "127.0.0.1", "::1")
+        if url.scheme == "http" and not local and entry.api_key is not None:
+            problems.append(Diagnostic(
+                code="plain-http-key", severity="warning", node_id=context.node_id, path=path,
+                message=f"the key in {entry.api_key.env} would travel unencrypted to "
+                f"{url.hostname}",
+                hint="use https://, or a host on this machine (localhost)",
+            ))
+    return problems
 
 
 def tool_problems(provider: str, config: ChatConfig, context: NodeCheckContext) -> list[Diagnostic]:

@@ -78,7 +78,9 @@ class EmbeddingGenerateConfig(NodeConfig):
     @model_validator(mode="after")
     def _defaults(self) -> EmbeddingGenerateConfig:
         if "api_key" not in self.model_fields_set:
-            self.api_key = default_key(self.provider)
+            # A provider's usual key goes only to that provider's address: with a
+            # base_url of the file's choosing, the file must name the key itself.
+            self.api_key = None if self.base_url else default_key(self.provider)
             # A default, not something the file said (`catalyst upgrade` keeps it out).
             self.model_fields_set.discard("api_key")
         if self.model is None:

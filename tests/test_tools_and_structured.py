@@ -364,3 +364,112 @@ def test_reasoning_settings_are_checked_per_model(
     (problem,) = found
     assert problem.path == f"/nodes/0/data/config/{field}"
     assert words in problem.message + (problem.hint or "")
+
+
+# -- what a hostile file or reply must not do (review findings) ------------------------------
+
+
+def test_a_base_url_gets_no_key_the_file_does_not_name(
+    tmp_path: Path
+) -> None:
+    """The provider's usual key goes only to the provider's own address."""
+    document = workflow(node("x", "openaiCompletion", {"prompt": "{{ input.q }}",
+                                                       "model": "m"}, retries=0))
+    with MockGroqServer(MockSettings(api_key="sk-proj-the-real-key")) as server:
+        document["nodes"][0]["data"]["config"]["baseUrl"] = server.compatible_base_url
+        script = build(tmp_path, document)
+        assert "OPENAI_API_KEY" not in script.read_text()
+        run = run_script(script, "--input", "q=hi", server=server,
+                         env={"OPENAI_API_KEY": "sk-proj-the-real-key"})
+    # The server wanted the real key and did not get it.
+    assert run.returncode == 1 and "401" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("schema_part", "words"),
+    [({"type": "string", "pattern": "^(a+)+$"}, "`pattern` is not supported"),
+     ({"$ref": "#/$defs/missing"}, "does not point into this schema"),
+     ({"$ref": "https://example.com/schema.json"}, "does not point into this schema"),
+     ({"type": "string", "description": "{{ input.q }}"}, "cannot hold {{ }} expressions")],
+)
+def test_schemas_a_reply_is_checked_against_are_safe_to_check(
+    schema_part: dict[str, Any], words: str
+) -> None:
+    schema = {"type": "object", "properties": {"a": schema_part}, "required": ["a"],
+              "additionalProperties": False}
+    for config in ({"responseFormat": {"type": "json_schema", "schema": schema}},
+                   {"tools": [{"name": "t", "parameters": schema, "node": "lookup"}]}):
+        found = [p for p in diagnostics(workflow(node("x", "groqCompletion",
+                                                      {"prompt": "x", **config}), LOOKUP))
+                 if p.code == "invalid-config"]
+        assert found and words in found[0].message, found
+
+
+def test_strict_mode_needs_every_property_required() -> None:
+    loose = {"type": "object", "properties": {"a": {"type": "string"}}}
+    found = diagnostics(workflow(extractor({"type": "json_schema", "schema": loose})))
+
+    (problem,) = [p for p in found if p.severity == "error"]
+    assert "strict mode needs every property required" in problem.message
+    assert not [p for p in diagnostics(workflow(extractor(
+        {"type": "json_schema", "json_schema": {"schema": loose, "strict": False}})))
+        if p.severity == "error"]
+
+
+def test_a_retried_agent_does_not_run_its_tools_again(
+    tmp_path: Path, groq_server: MockGroqServer
+) -> None:
+    side_effect = node("lookup", "log", {"message": "SIDE EFFECT {{ tool.args.order_id }}"})
+    script = build(tmp_path, workflow(agent(lookup_tool()), side_effect))
+    # The second request (the round after the tool ran) gets a 429: the SDK does not
+    # retry (retries 0), the node does, and must not repeat the tool call.
+    groq_server.settings = MockSettings(rate_limit_every=2, retry_after_ms=5)
+
+    code, result, stderr = run_json(script, groq_server, 'q [call lookup_order {"order_id": 1}]')
+
+    assert code == 0, stderr
+    assert result is not None
+    assert stderr.count("SIDE EFFECT 1") == 1
+    assert result["nodes"]["lookup"]["calls"] == 1
+    assert [r.status for r in groq_server.chat_requests()] == [200, 429, 200]
+
+
+def test_a_forced_tool_choice_holds_for_the_first_round_only(
+    tmp_path: Path, groq_server: MockGroqServer
+) -> None:
+    script = build(tmp_path, workflow(agent(lookup_tool(), toolChoice={"name": "lookup_order"}),
+                                      LOOKUP))
+
+    code, _result, stderr = run_json(script, groq_server, 'q [call lookup_order {"order_id": 1}]')
+
+    assert code == 0, stderr
+    first, second = groq_server.chat_requests()
+    assert first.body["tool_choice"] == {"type": "function",
+                                         "function": {"name": "lookup_order"}}
+    assert "tool_choice" not in second.body
+
+
+def test_calls_run_one_at_a_time_when_parallel_calls_are_off(
+    tmp_path: Path, groq_server: MockGroqServer
+) -> None:
+    tools = [{"name": f"ask_{n}", "parameters": {"type": "object"}, "node": f"ask_{n}"}
+             for n in ("a", "b")]
+    asks = [node(f"ask_{n}", "groqCompletion", {"prompt": f"sub-question {n}"})
+            for n in ("a", "b")]
+    script = build(tmp_path, workflow(agent(*tools, parallelToolCalls=False), *asks))
+    groq_server.settings = MockSettings(latency_ms=50)
+
+    code, _result, stderr = run_json(script, groq_server, "q [call ask_a {}] [call ask_b {}]")
+
+    assert code == 0, stderr
+    assert groq_server.max_in_flight == 1
+
+
+def test_nan_in_a_json_reply_is_not_json(tmp_path: Path, groq_server: MockGroqServer) -> None:
+    script = build(tmp_path, workflow(extractor("json_object")))
+    groq_server.settings = MockSettings(reply='{"score": NaN}')
+
+    code, _result, stderr = run_json(script, groq_server, "x")
+
+    assert code == 1
+    assert "NaN is not a JSON number" in stderr

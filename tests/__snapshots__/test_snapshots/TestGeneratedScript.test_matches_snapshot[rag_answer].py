@@ -303,6 +303,8 @@ class Run:
         self._working: dict[str, asyncio.Future[Any]] = {}
         # Tool nodes by id (called by their node's model, never scheduled).
         self.tool_steps: dict[str, Step] = {}
+        # What a node keeps across its own retries in this run (NodeContext.memory).
+        self.memory: dict[tuple[str, str | None], dict[str, Any]] = {}
         # What a node reports about its model calls when its output is not
         # the call's reply (a parsed JSON reply): usage, cost, model.
         self.reports: dict[str, dict[str, Any]] = {}
@@ -643,6 +645,12 @@ class NodeContext:
         self.retries = step.retries
         # Running as a tool: the call ({"id", "name", "args"}), `tool` in expressions.
         self.tool = tool
+
+    def memory(self) -> dict[str, Any]:
+        """A dict this node keeps across its retries in this run (one per call
+        when it runs as a tool): what must not be done twice."""
+        key = (self.node_id, self.tool["id"] if self.tool is not None else None)
+        return self.run.memory.setdefault(key, {})
 
     def report(self, **stats: Any) -> None:
         """What the node's model calls used (usage, cost_usd, model…), when its
@@ -2143,25 +2151,45 @@ async def execute_chat(
     latency_ms, and when they apply `fallbacks`, `reasoning`, `tool_calls`;
     with a JSON reply format, the parsed object (its usage in the node's stats).
     """
-    messages = chat_messages(config, inputs.get("input"))
-    if not messages:
-        raise WorkflowError("no messages to send: the prompt, messages and input are all empty")
     form = config.get("response_format") or {"type": "text"}
-    rounds: list[dict[str, Any]] = []
-    calls: list[dict[str, Any]] = []
-    corrected = {"tool": False, "reply": False}
-    tool_rounds, most = 0, config.get("max_iterations", 5)
+    # The conversation so far outlives a failed attempt of this node: a retry
+    # (a 5xx, a cut stream) repeats the model call that failed, never the tool
+    # calls already made, whose effects (a row written) must happen once.
+    state = ctx.memory()
+    if "messages" not in state:
+        messages = chat_messages(config, inputs.get("input"))
+        if not messages:
+            raise WorkflowError(
+                "no messages to send: the prompt, messages and input are all " "empty"
+            )
+        state.update(
+            messages=messages,
+            rounds=[],
+            calls=[],
+            tool_rounds=0,
+            corrected={"tool": False, "reply": False},
+        )
+    rounds: list[dict[str, Any]] = state["rounds"]
+    calls: list[dict[str, Any]] = state["calls"]
+    corrected: dict[str, bool] = state["corrected"]
+    most = config.get("max_iterations", 5)
     while True:
-        output, reply = await _answer(ctx, provider, config, messages)
+        # A forced tool_choice holds for the first round only: forcing a call
+        # every round, the model could never give its answer.
+        call_config = config if not state["tool_rounds"] else {**config, "tool_choice": None}
+        output, reply = await _answer(ctx, provider, call_config, state["messages"])
         rounds.append(output)
         if reply.tool_calls:
-            tool_rounds += 1
-            if tool_rounds > most:
+            state["tool_rounds"] += 1
+            if state["tool_rounds"] > most:
                 raise WorkflowError(
                     f"no final answer after {most} rounds of tool calls (maxIterations); "
                     "the model still asked for " + ", ".join(c["name"] for c in reply.tool_calls)
                 )
-            messages = [*messages, *await _tool_round(ctx, config, reply, calls, corrected)]
+            state["messages"] = [
+                *state["messages"],
+                *await _tool_round(ctx, config, reply, calls, corrected),
+            ]
             continue
         if form["type"] == "text":
             break
@@ -2172,13 +2200,13 @@ async def execute_chat(
             raise WorkflowError(f"the reply {problem}, again after one retry ({reply.model})")
         corrected["reply"] = True
         ctx.emit("reply_rejected", model=reply.model, reason=problem)
-        messages = [
-            *messages,
+        state["messages"] = [
+            *state["messages"],
             {"role": "assistant", "content": reply.content},
             {
                 "role": "user",
-                "content": f"Your reply {problem}. Answer again with only "
-                "the JSON, nothing before or after it.",
+                "content": f"Your reply {problem}. Answer again "
+                "with only the JSON, nothing before or after it.",
             },
         ]
     result = _combined(rounds)
@@ -2203,16 +2231,22 @@ async def _tool_round(
     then fails the node. A tool that fails gives the model its error."""
     tools = {tool["name"]: tool for tool in config.get("tools") or ()}
     checked: list[tuple[dict[str, str], Any, str | None]] = []
+    too_many = len(reply.tool_calls) > MAX_TOOL_CALLS_PER_ROUND
     for call in reply.tool_calls:
         tool = tools.get(call["name"])
         args: Any = None
-        if tool is None:
+        if too_many:
+            problem = (
+                f"{len(reply.tool_calls)} calls at once are too many (at most "
+                f"{MAX_TOOL_CALLS_PER_ROUND})"
+            )
+        elif tool is None:
             problem = f"there is no tool {call['name']!r} (tools: {', '.join(tools)})"
         else:
             try:
-                args = json.loads(call["arguments"] or "{}")
-            except json.JSONDecodeError as exc:
-                problem = f"its arguments are not JSON ({exc.msg})"
+                args = strict_json(call["arguments"] or "{}")
+            except (ValueError, RecursionError) as exc:
+                problem = f"its arguments are not JSON ({getattr(exc, 'msg', exc)})"
             else:
                 problem = schema_problem(
                     args, tool["parameters"], "its arguments do not match its parameters:"
@@ -2238,7 +2272,11 @@ async def _tool_round(
             **({"error": error} if error is not None else {"result": result}),
         }
 
-    done = await asyncio.gather(*(run(*item) for item in checked))
+    if config.get("parallel_tool_calls") is False:
+        # Asked for one at a time: so they run, in the model's order.
+        done = [await run(*item) for item in checked]
+    else:
+        done = list(await asyncio.gather(*(run(*item) for item in checked)))
     results = []
     for (_call, _args, problem), outcome in zip(checked, done, strict=True):
         if outcome is None:
@@ -2274,13 +2312,29 @@ async def _tool_round(
     ]
 
 
+# Tool calls a model may ask for in one round; more is a malformed reply.
+MAX_TOOL_CALLS_PER_ROUND = 16
+
+
+def strict_json(text: str) -> Any:
+    """JSON as the standard says it: NaN and Infinity are not JSON (and would
+    make the output, a batch's lines, not JSON either)."""
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not a JSON number")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 def structured_reply(text: str, form: dict[str, Any]) -> tuple[Any, str | None]:
     """The reply parsed as JSON and checked against the format's schema:
     (value, None), or (None, what is wrong with it)."""
     try:
-        value = json.loads(text)
+        value = strict_json(text)
     except json.JSONDecodeError as exc:
         return None, f"is not JSON ({exc.msg} at character {exc.pos})"
+    except (ValueError, RecursionError) as exc:
+        return None, f"is not JSON ({exc})"
     if form["type"] == "json_object":
         return (value, None) if isinstance(value, dict) else (None, "is not a JSON object")
     problem = schema_problem(value, form["json_schema"]["schema"], "does not match the schema:")

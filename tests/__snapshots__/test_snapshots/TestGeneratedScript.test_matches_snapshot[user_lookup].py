@@ -295,6 +295,8 @@ class Run:
         self._working: dict[str, asyncio.Future[Any]] = {}
         # Tool nodes by id (called by their node's model, never scheduled).
         self.tool_steps: dict[str, Step] = {}
+        # What a node keeps across its own retries in this run (NodeContext.memory).
+        self.memory: dict[tuple[str, str | None], dict[str, Any]] = {}
         # What a node reports about its model calls when its output is not
         # the call's reply (a parsed JSON reply): usage, cost, model.
         self.reports: dict[str, dict[str, Any]] = {}
@@ -635,6 +637,12 @@ class NodeContext:
         self.retries = step.retries
         # Running as a tool: the call ({"id", "name", "args"}), `tool` in expressions.
         self.tool = tool
+
+    def memory(self) -> dict[str, Any]:
+        """A dict this node keeps across its retries in this run (one per call
+        when it runs as a tool): what must not be done twice."""
+        key = (self.node_id, self.tool["id"] if self.tool is not None else None)
+        return self.run.memory.setdefault(key, {})
 
     def report(self, **stats: Any) -> None:
         """What the node's model calls used (usage, cost_usd, model…), when its
