@@ -109,6 +109,8 @@ class PlannedNode:
     branches: tuple[BranchTag, ...] = ()
     # A tool node: the node that calls it (it runs then, never on its own).
     tool_of: str | None = None
+    # Nodes to wait for that decide nothing about skipping (what its tools read).
+    waits: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -187,11 +189,20 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
     # Tool node -> its caller: what a tool reads, its caller waits for.
     tools = {wire.edge.target: wire.edge.source for wire in checked.wires
              if wire.source_port.calls}
+
+    def scheduled_caller(node_id: str) -> str:
+        # A tool of a tool runs within the same scheduled node: the top caller.
+        seen = {node_id}
+        while node_id in tools and tools[node_id] not in seen:
+            node_id = tools[node_id]
+            seen.add(node_id)
+        return node_id
+
     for wire in checked.wires:
         if not wire.source_port.calls:
             graph.add_edge(wire.edge.source, wire.edge.target)
     for node_id, read in checked.references.items():
-        graph.add_edges_from((source, tools.get(node_id, node_id)) for source in read)
+        graph.add_edges_from((source, scheduled_caller(node_id)) for source in read)
     generation = {
         node_id: depth
         for depth, layer in enumerate(nx.topological_generations(graph))
@@ -199,10 +210,13 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
     }
     links: dict[str, dict[str, list[PlannedLink]]] = defaultdict(lambda: defaultdict(list))
     after: dict[str, set[str]] = defaultdict(set)
+    # What a node's tools read: waited for, but no reason to skip the node.
+    waits: dict[str, set[str]] = defaultdict(set)
     for node_id, read in checked.references.items():
-        after[node_id].update(read)
         if node_id in tools:
-            after[tools[node_id]].update(read)
+            waits[scheduled_caller(node_id)].update(read)
+        else:
+            after[node_id].update(read)
     for wire in checked.wires:
         port = wire.source_port
         if port.calls:
@@ -240,6 +254,7 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
                 checks=_value_checks(node_type, config.values),
                 branches=tags.get(node.id, ()),
                 tool_of=tools.get(node.id),
+                waits=tuple(sorted(waits[node.id] - after[node.id])),
             )
         )
     layers: dict[int, list[PlannedNode]] = defaultdict(list)

@@ -571,7 +571,12 @@ def _check_cycles(
         for source in read:
             graph.add_edge(source, node_id, key="expression")
     for tool, caller in (tools or {}).items():
-        # What a tool reads must be done before the node that calls it starts.
+        # What a tool reads must be done before the node that calls it starts,
+        # and a tool's tool runs within that same node.
+        seen = {tool}
+        while caller in (tools or {}) and caller not in seen:
+            seen.add(caller)
+            caller = (tools or {})[caller]
         for source in references.get(tool, ()):
             graph.add_edge(source, caller, key=f"read by its tool {tool}")
     for component in sorted(nx.strongly_connected_components(graph), key=min):

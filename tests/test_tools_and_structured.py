@@ -473,3 +473,36 @@ def test_nan_in_a_json_reply_is_not_json(tmp_path: Path, groq_server: MockGroqSe
 
     assert code == 1
     assert "NaN is not a JSON number" in stderr
+
+
+def test_what_a_tool_reads_is_waited_for_but_skips_nothing(
+    tmp_path: Path, groq_server: MockGroqServer
+) -> None:
+    document = workflow(
+        node("check", "condition", {"expression": "input.q == 'yes'"}),
+        node("extra", "editFields", {"fields": {"x": 1}}),
+        agent({"name": "t", "parameters": {"type": "object"}, "node": "tool"}),
+        node("tool", "editFields", {"fields": {
+            "y": "{{ nodes.extra.output.x if nodes.extra.output is defined else 0 }}"}}),
+        edges=[{"id": "e1", "source": "check", "sourceHandle": "true", "target": "extra"}],
+    )
+    script = build(tmp_path, document)
+
+    code, result, stderr = run_json(script, groq_server, "no")
+
+    # `extra` was skipped; the agent, which reads nothing of it itself, still runs.
+    assert code == 0, stderr
+    assert result is not None
+    assert result["outputs"]["agent"]["content"] == REPLY + "no"
+
+
+def test_a_tool_of_a_tool_reading_the_top_caller_is_a_cycle() -> None:
+    inner = node("inner", "groqCompletion", {"prompt": "x", "tools": [
+        {"name": "t2", "parameters": {"type": "object"}, "node": "t2"}]})
+    t2 = node("t2", "log", {"message": "{{ nodes.agent.output.content }}"})
+    document = workflow(agent({"name": "t1", "parameters": {"type": "object"}, "node": "inner"}),
+                        inner, t2)
+
+    codes = [p.code for p in diagnostics(document) if p.severity == "error"]
+
+    assert "cycle" in codes

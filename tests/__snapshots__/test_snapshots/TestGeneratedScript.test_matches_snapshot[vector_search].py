@@ -243,6 +243,8 @@ class Step:
     # A tool node: the node whose model calls it. It runs then, once per call
     # (Run.call_tool), never on its own.
     tool_of: str | None = None
+    # Nodes to wait for that decide nothing about skipping (what its tools read).
+    waits: tuple[str, ...] = ()
 
 
 class FanOut:
@@ -356,6 +358,7 @@ class Run:
     async def _run_step(self, step: Step, tasks: dict[str, asyncio.Task[None]]) -> None:
         upstream = {link.source for links in step.links.values() for link in links}
         upstream.update(step.after)
+        upstream.update(step.waits)
         if upstream:
             await asyncio.gather(*(tasks[node_id] for node_id in sorted(upstream)))
         stopped = self._stopped_branch(step)
