@@ -332,6 +332,15 @@ def test_health_and_ready(reply_script: Path, groq_server: MockGroqServer) -> No
     with serving(reply_script, server=groq_server) as service:
         assert httpx.get(service.url + "/health").json() == {"status": "ok"}
         assert httpx.get(service.url + "/ready").json() == {"status": "ready", "missing": []}
+        deep = httpx.get(service.url + "/ready", params={"deep": "1"}, timeout=60)
+        assert deep.status_code == 200, deep.text
+        assert deep.json()["check"]["status"] == "healthy"
+        # The deep check made one tiny call to Groq; a plain /ready makes none.
+        assert any(r.body.get("max_completion_tokens") == 1 for r in groq_server.chat_requests())
+    groq_server.update(api_key="another-key")
+    with serving(reply_script, server=groq_server) as service:
+        deep = httpx.get(service.url + "/ready", params={"deep": "1"}, timeout=60)
+        assert deep.status_code == 503 and deep.json()["check"]["exit_code"] == 2
     with serving(reply_script, server=groq_server, env={"GROQ_API_KEY": ""}) as service:
         assert httpx.get(service.url + "/health").status_code == 200
         ready = httpx.get(service.url + "/ready")

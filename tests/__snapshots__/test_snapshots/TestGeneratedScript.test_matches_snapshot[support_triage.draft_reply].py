@@ -2965,13 +2965,29 @@ def build_app(
     @app.get(
         "/ready",
         tags=["service"],
-        summary="Readiness: every required key is set",
-        responses={503: {"description": "A required environment variable is not set"}},
+        summary="Readiness: every required key is set; "
+        "with deep=1 also the --check health report",
+        responses={
+            503: {
+                "description": "A required environment variable is not set, or "
+                "(deep) no model of some node can answer"
+            }
+        },
     )
-    async def ready() -> JSONResponse:
+    async def ready(deep: bool = False) -> JSONResponse:
         missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
         if missing:
             return JSONResponse({"status": "not_ready", "missing": missing}, status_code=503)
+        # The --check report (keys accepted, models listed and current, one tiny
+        # call per provider), in scripts whose workflow calls providers.
+        check = globals().get("run_check")
+        if deep and check is not None:
+            report = await check()
+            status = 503 if report["exit_code"] == 2 else 200
+            ready_word = "not_ready" if status == 503 else "ready"
+            return JSONResponse(
+                {"status": ready_word, "missing": [], "check": report}, status_code=status
+            )
         return JSONResponse({"status": "ready", "missing": []})
 
     model = _inputs_model()
