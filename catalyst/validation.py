@@ -8,6 +8,7 @@ ports, and the nodes each node reads through expressions.
 from __future__ import annotations
 
 import difflib
+import json
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -510,8 +511,9 @@ def _check_tools(
             problems.append(Diagnostic(
                 "undefined-tool", f"node {tool!r} is wired as a tool of {caller!r}, which does "
                 "not define it", wire.edge.path, node_id=caller, edge_id=wire.edge.label,
-                hint=f'add it to {caller!r}\'s tools: {{"name": …, "description": …, '
-                f'"parameters": {{…JSON Schema…}}, "node": {tool!r}}}',
+                hint=f"define it in the tools of {caller!r}: "
+                f'{{"name": …, "description": …, "parameters": {{…JSON Schema…}}, '
+                f'"node": {json.dumps(tool)}}}',
             ))
         elif tool in tools and tools[tool] != caller:
             problems.append(Diagnostic(
