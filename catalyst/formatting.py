@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -25,14 +27,130 @@ def _format_shared(text: str) -> str:
     return format_source(text)
 
 
-def format_parts(parts: Sequence[Part]) -> str:
+class FormatCache:
+    """Formatted text of top-level blocks by content; the `size` most recent are kept.
+
+    For a long-running process (the editor backend) that formats the same
+    workflow again and again after small edits: `format_parts(parts, cache)`
+    formats a workflow's own parts block by block (one block per top-level
+    function), so after a one-node edit only that node's block goes to black.
+    Bounded, so it never accumulates every workflow it has seen.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._formatted: OrderedDict[str, str] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def format(self, text: str) -> str:
+        found = self._formatted.get(text)
+        if found is not None:
+            self._formatted.move_to_end(text)
+            self.hits += 1
+            return found
+        self.misses += 1
+        formatted = format_source(text)
+        self._formatted[text] = formatted
+        if len(self._formatted) > self.size:
+            self._formatted.popitem(last=False)
+        return formatted
+
+    def format_part(self, text: str) -> str:
+        """A part formatted block by block; whole when a block does not stand alone.
+
+        Plain comment lines opening the part (a script's header, which names
+        the workflow's content digest) pass through black unchanged, so they
+        are kept apart and the code after them is what gets cached.
+        """
+        comments, text = _leading_comments(text)
+        blocks = top_level_blocks(text)
+        if len(blocks) == 1:
+            return comments + self.format(text)
+        try:
+            joined = "\n\n\n".join(self.format(block).strip("\n") for block in blocks)
+        except black.InvalidInput:
+            return comments + self.format(text)
+        return comments + joined + "\n"
+
+
+# A comment line black leaves exactly as it is: "#" then a space and text, no
+# trailing space, no pragma black or a type checker reads.
+_PLAIN_COMMENT = re.compile(r"#(?: (?![^\n]*\b(?:fmt|type|yapf):)[^\n\r]*\S)?\n")
+
+
+def _leading_comments(text: str) -> tuple[str, str]:
+    """(the plain comment lines opening `text`, the rest), when code follows
+    them directly (a blank line between would be black's to keep or drop)."""
+    end = 0
+    while (match := _PLAIN_COMMENT.match(text, end)) is not None:
+        end = match.end()
+    rest = text[end:]
+    if end == 0 or not rest[:1].strip() or rest.startswith((" ", "\t", "#")):
+        return "", text
+    return text[:end], rest
+
+
+# Where a top-level function or class (with its decorators and the comments
+# just above it) begins. black puts exactly two blank lines before such a
+# block and after it, whatever the source had, which is why blocks can be
+# formatted apart and joined with two blank lines.
+_DEF_START = re.compile(r"(?:async def |def |class |@)")
+_CLOSING = re.compile(r"[)\]}]")
+
+
+def top_level_blocks(text: str) -> list[str]:
+    """`text` cut before each top-level def/class and after it.
+
+    Only lines at column 0 that follow a blank line are candidates (a
+    bracket's closing line is never one). A cut inside a multi-line string
+    leaves a block black cannot parse, and FormatCache.format_part then
+    formats the part whole.
+    """
+    lines = text.splitlines(keepends=True)
+    blocks: list[list[str]] = [[]]
+    block_has_def = False
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        candidate = (
+            index > 0
+            and not lines[index - 1].strip()
+            and line[:1] not in ("", " ", "\t", "\n", "\r")
+            and not _CLOSING.match(line)
+        )
+        if candidate:
+            statement = index
+            while statement < len(lines) and lines[statement].startswith("#"):
+                statement += 1
+            starts_def = statement < len(lines) and bool(_DEF_START.match(lines[statement]))
+            if (starts_def or block_has_def) and any(part.strip() for part in blocks[-1]):
+                blocks.append([])
+                block_has_def = False
+            block_has_def = block_has_def or starts_def
+            blocks[-1].extend(lines[index:statement + 1])
+            index = statement + 1
+            continue
+        if index == 0 and _DEF_START.match(line):
+            block_has_def = True
+        blocks[-1].append(line)
+        index += 1
+    return ["".join(block) for block in blocks if any(line.strip() for line in block)]
+
+
+def format_parts(parts: Sequence[Part], cache: FormatCache | None = None) -> str:
     """Format top-level parts one by one and join them as black would.
 
     Each part is a run of whole top-level statements, so formatting them
     apart gives black's result for the whole file (a test holds the output to
     `format_source(output) == output`). The runtime parts repeat across
-    workflows and are formatted once per process; a workflow's own parts are
-    never cached, so a long-running editor backend does not accumulate them.
+    workflows and are formatted once per process. A workflow's own parts are
+    formatted afresh, unless the caller passes a bounded `cache` for them (a
+    long-running editor backend; see FormatCache): the bytes are the same.
     """
-    formatted = (_format_shared(p.text) if p.shared else format_source(p.text) for p in parts)
+    if cache is None:
+        formatted = (_format_shared(p.text) if p.shared else format_source(p.text) for p in parts)
+    else:
+        formatted = (_format_shared(p.text) if p.shared else cache.format_part(p.text)
+                     for p in parts)
     return "\n\n\n".join(text.strip("\n") for text in formatted) + "\n"
