@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import black
 from black.mode import TargetVersion
+from black.parsing import InvalidInput
 
 if TYPE_CHECKING:
     from catalyst.rendering import Part
@@ -69,7 +70,7 @@ class FormatCache:
             return comments + self.format(text)
         try:
             joined = "\n\n\n".join(self.format(block).strip("\n") for block in blocks)
-        except black.InvalidInput:
+        except InvalidInput:
             return comments + self.format(text)
         return comments + joined + "\n"
 
