@@ -1,0 +1,163 @@
+"""The compiler's commands on posted documents, answering as `--format json` does.
+
+Every function takes a parsed workflow document (an editor graph or a project
+manifest) and returns the JSON payload of its endpoint together with whether
+the workflow had errors.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from catalyst import provider_models
+from catalyst.cli import Report, Target
+from catalyst.diagnostics import Diagnostic
+from catalyst.formatting import FormatCache, format_parts
+from catalyst.graph import GraphFormat, render_graph
+from catalyst.loading import document_shape, load_document, workflow_ids
+from catalyst.planning import Plan, plan_workflow
+from catalyst.registry import node_types
+from catalyst.rendering import render_parts
+from catalyst.upgrade import upgrade_text
+from catalyst.validation import CheckedWorkflow, check_workflow
+
+# What diagnostics name as their `source`: the editor posts no file.
+SOURCE_NAME = "workflow.json"
+
+
+@dataclass
+class Checked:
+    report: Report
+    checked: CheckedWorkflow | None
+
+    @property
+    def ok(self) -> bool:
+        return self.checked is not None and not self.report.has_errors
+
+
+def check_document(document: Any, workflow_id: str | None) -> Checked:
+    """Load and check one workflow of the document (every workflow of a manifest
+    when `workflow_id` is None, as `catalyst validate` does)."""
+    report = Report("json", [])
+    if workflow_id is None and document_shape(document) == "manifest":
+        ids = workflow_ids(document)
+        if ids:
+            last: CheckedWorkflow | None = None
+            for each in ids:
+                one = _check_one(document, each, report)
+                last = last or one
+            return Checked(report, last if len(ids) == 1 else None)
+    return Checked(report, _check_one(document, workflow_id, report))
+
+
+def _check_one(document: Any, workflow_id: str | None, report: Report) -> CheckedWorkflow | None:
+    target = Target(Path(SOURCE_NAME), workflow_id)
+    loaded = load_document(document, source_name=SOURCE_NAME, workflow_id=workflow_id)
+    diagnostics: list[Diagnostic] = list(loaded.diagnostics)
+    checked = None
+    if loaded.workflow is not None:
+        checked = check_workflow(loaded.workflow)
+        diagnostics += checked.diagnostics
+    report.add(target, diagnostics)
+    return checked
+
+
+def validate(document: Any, workflow_id: str | None) -> dict[str, object]:
+    return check_document(document, workflow_id).report.payload()
+
+
+@dataclass
+class Generated:
+    payload: dict[str, object]
+    plan: Plan | None
+    ok: bool
+
+
+def generate(document: Any, workflow_id: str | None, *, cache: FormatCache | None,
+             formatted: bool = True) -> Generated:
+    """The script (black-formatted unless `formatted` is False) and its requirements."""
+    result = check_document(document, workflow_id)
+    if not result.ok or result.checked is None:
+        if result.checked is None and not result.report.has_errors:
+            result.report.add(Target(Path(SOURCE_NAME), None), [Diagnostic(
+                "workflow-required", "the manifest holds several workflows; say which",
+                hint="pass `workflow` with one of: " + ", ".join(workflow_ids(document)),
+            )])
+        return Generated(result.report.payload({"script": None, "requirements": []}), None, False)
+    plan = plan_workflow(result.checked)
+    parts = render_parts(plan)
+    if formatted:
+        script = format_parts(parts, cache)
+    else:
+        script = "\n\n\n".join(part.text.strip("\n") for part in parts) + "\n"
+    payload = result.report.payload({
+        "script": script,
+        "requirements": list(plan.dependencies),
+        "formatted": formatted,
+    })
+    return Generated(payload, plan, True)
+
+
+def upgrade(text: str) -> tuple[dict[str, object], bool]:
+    """`catalyst upgrade` on the file's text: the upgraded text and each change."""
+    report = Report("json", [])
+    target = Target(Path(SOURCE_NAME), None)
+    document = json.loads(text)
+    result = upgrade_text(text, document, SOURCE_NAME)
+    report.add(target, result.diagnostics)
+    payload = report.payload({
+        "text": result.text,
+        "changed": result.ok and result.text != text,
+        "changes": [{"pointer": c.pointer, "description": c.description}
+                    for c in result.changes],
+    })
+    return payload, result.ok
+
+
+def graph(document: Any, workflow_id: str | None, graph_format: GraphFormat
+          ) -> tuple[dict[str, object], str | None]:
+    result = check_document(document, workflow_id)
+    if not result.ok or result.checked is None:
+        return result.report.payload(), None
+    return result.report.payload(), render_graph(result.checked, graph_format)
+
+
+def nodes() -> list[dict[str, Any]]:
+    """`catalyst nodes --format json`."""
+    return [node_type.catalog_entry() for node_type in node_types().values()]
+
+
+def models() -> dict[str, object]:
+    """The model table: providers, current and retired chat models, embedding models."""
+    providers = [{
+        "name": p.name, "label": p.label, "sdk": p.sdk, "key_env": p.key_env,
+        "base_url_env": p.base_url_env, "base_url": p.base_url,
+        "key_optional": p.key_optional, "serves": list(p.serves),
+    } for p in provider_models.PROVIDERS]
+    rows: list[dict[str, object]] = []
+    for m in provider_models.CHAT_MODELS:
+        rows.append({
+            "provider": m.provider, "id": m.id, "kind": "chat", "status": "current",
+            "display_name": m.display_name or m.id, "owned_by": m.owned_by,
+            "context_window": m.context_window, "max_completion_tokens": m.max_completion_tokens,
+            "usd_per_million_input": m.usd_per_million_input,
+            "usd_per_million_output": m.usd_per_million_output,
+            "tokens_per_second": m.tokens_per_second, "quality_rank": m.quality_rank,
+            "default": provider_models.DEFAULT_CHAT_MODELS.get(m.provider) == m.id,
+        })
+    for r in provider_models.RETIRED_MODELS:
+        rows.append({
+            "provider": r.provider, "id": r.id, "kind": "chat", "status": "retired",
+            "replacement": r.replacement, "retired_on": r.retired_on,
+        })
+    for e in provider_models.EMBEDDING_MODELS:
+        rows.append({
+            "provider": e.provider, "id": e.id, "kind": "embedding", "status": "current",
+            "dimensions": e.dimensions, "usd_per_million_input": e.usd_per_million,
+            "max_inputs": e.max_inputs, "max_tokens_per_request": e.max_tokens_per_request,
+            "default": provider_models.DEFAULT_EMBEDDING_MODELS.get(e.provider) == e.id,
+        })
+    return {"providers": providers, "models": rows}
