@@ -233,6 +233,12 @@ class Guard:
 
         async def tracking(message: Message) -> None:
             nonlocal started
+            if too_large:
+                # Whatever the app made of a cut-off body, the answer is 413.
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await _problem(send, 413, f"the body is larger than {limit} bytes")
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 

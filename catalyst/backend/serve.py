@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="most nodes in a posted workflow (default 1000; more: 413)")
     parser.add_argument("--run-time-limit", type=float, default=60.0, metavar="SECONDS",
                         help="a preview run is stopped after this long (default 60)")
+    parser.add_argument("--preview-tokens-per-second", type=int, default=400, metavar="N",
+                        help="how fast Catalyst's local provider server streams replies to "
+                        "keyless previews (default 400)")
     parser.add_argument("--max-active-runs", type=int, default=4,
                         help="preview runs at the same time (default 4; more: 429)")
 
@@ -76,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         cors_origins=tuple(args.cors_origin), max_body_bytes=args.max_body_bytes,
         max_nodes=args.max_nodes, run_time_limit_s=args.run_time_limit,
         max_active_runs=args.max_active_runs,
+        preview_tokens_per_second=args.preview_tokens_per_second,
     )
     app = create_app(settings)
     print(f"catalyst serve: http://{args.host}:{args.port}/docs (runs in "
