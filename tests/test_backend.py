@@ -139,7 +139,9 @@ def test_upgrade_rewrites_spellings_and_keeps_the_rest(server: Served) -> None:
     assert payload["changed"]
     assert '"max_completion_tokens": 100' in payload["text"]
     assert any("maxTokens" in change["description"] for change in payload["changes"])
-    assert server.client.post("/api/upgrade", json={"text": "[1"}).status_code == 400
+    not_json = server.client.post("/api/upgrade", json={"text": "[1"})
+    assert not_json.status_code == 422
+    assert not_json.json()["diagnostics"][0]["code"] == "invalid-json"
 
 
 def test_graph_mermaid_and_dot(server: Served) -> None:

@@ -41,6 +41,7 @@ from catalyst.backend import service
 from catalyst.backend.runs import PreviewRuns
 from catalyst.backend.storage import RunStore, open_store
 from catalyst.formatting import FormatCache
+from catalyst.loading import parse_document
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -171,7 +172,16 @@ class RunList(BaseModel):
 
 
 Responses = dict[int | str, dict[str, Any]]
-_INVALID: Responses = {422: {"model": Report, "description": "the workflow has errors"}}
+class RequestProblem(BaseModel):
+    """FastAPI's answer to a body that does not fit the request schema."""
+
+    detail: list[dict[str, Any]]
+
+
+_INVALID: Responses = {422: {
+    "model": Report | RequestProblem,
+    "description": "the workflow has errors (diagnostics), or the body does not fit the schema",
+}}
 _TOO_LARGE: Responses = {413: {"model": Problem, "description": "body or graph too large"}}
 _SSE: dict[str, Any] = {"content": {"text/event-stream": {"schema": {"type": "string"}}},
         "description": "server-sent events: run_started, the script's events "
@@ -344,20 +354,15 @@ def create_app(settings: Settings, store: RunStore | None = None) -> FastAPI:
               response_model_exclude_unset=True, responses={**_INVALID, **_TOO_LARGE})
     def upgrade(request: UpgradeRequest) -> Any:
         """`catalyst upgrade` of the posted file text: canonical spellings, current models."""
-        try:
-            document = json.loads(request.text)
-        except ValueError as exc:
-            return JSONResponse({"detail": f"text is not JSON: {exc}"}, status_code=400)
-        except RecursionError:
-            return JSONResponse({"detail": "text is nested too deeply"}, status_code=400)
-        if not isinstance(document, dict):
-            return JSONResponse({"detail": "text must hold a JSON object"}, status_code=400)
-        if (refused := too_large(WorkflowRequest(document=document))) is not None:
+        document, _raw, problems = parse_document(request.text.encode("utf-8", "surrogatepass"))
+        if isinstance(document, dict) and (
+            refused := too_large(WorkflowRequest(document=document))
+        ) is not None:
             return refused
-        payload, ok = service.upgrade(request.text)
+        payload, ok = service.upgrade(request.text, document, problems)
         return payload if ok else JSONResponse(payload, status_code=422)
 
-    @app.post("/api/graph", tags=["compile"], response_class=PlainTextResponse,
+    @app.post("/api/graph", tags=["compile"],
               responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
                                "description": "Mermaid flowchart (or DOT)"},
                          **_INVALID, **_TOO_LARGE})
@@ -370,7 +375,7 @@ def create_app(settings: Settings, store: RunStore | None = None) -> FastAPI:
             return JSONResponse(payload, status_code=422)
         return PlainTextResponse(text)
 
-    @app.get("/api/graph", tags=["compile"], response_class=PlainTextResponse,
+    @app.get("/api/graph", tags=["compile"],
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
                               "description": "Mermaid flowchart (or DOT)"},
                         404: {"model": Problem}, **_INVALID})
@@ -385,7 +390,7 @@ def create_app(settings: Settings, store: RunStore | None = None) -> FastAPI:
             return JSONResponse(payload, status_code=422)
         return PlainTextResponse(text)
 
-    @app.post("/api/runs", tags=["runs"], response_class=StreamingResponse,
+    @app.post("/api/runs", tags=["runs"],
               responses={200: _SSE, **_INVALID, **_TOO_LARGE,
                          429: {"model": Problem, "description": "too many preview runs"}})
     async def start_run(request: RunRequest) -> Response:
@@ -428,7 +433,7 @@ def create_app(settings: Settings, store: RunStore | None = None) -> FastAPI:
             return JSONResponse({"detail": f"no run {run_id!r}"}, status_code=404)
         return record
 
-    @app.get("/api/runs/{run_id}/events", tags=["runs"], response_class=StreamingResponse,
+    @app.get("/api/runs/{run_id}/events", tags=["runs"],
              responses={200: _SSE, 404: {"model": Problem}})
     def run_events(run_id: str) -> Response:
         """A run's events from its start (a finished run: its run_finished event only)."""

@@ -7,7 +7,6 @@ the workflow had errors.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,11 +100,15 @@ def generate(document: Any, workflow_id: str | None, *, cache: FormatCache | Non
     return Generated(payload, plan, True)
 
 
-def upgrade(text: str) -> tuple[dict[str, object], bool]:
-    """`catalyst upgrade` on the file's text: the upgraded text and each change."""
+def upgrade(text: str, document: Any, problems: list[Diagnostic]
+            ) -> tuple[dict[str, object], bool]:
+    """`catalyst upgrade` on the file's text (parsed as `document`, or not: `problems`):
+    the upgraded text and each change."""
     report = Report("json", [])
     target = Target(Path(SOURCE_NAME), None)
-    document = json.loads(text)
+    if problems:
+        report.add(target, problems)
+        return report.payload({"text": text, "changed": False, "changes": []}), False
     result = upgrade_text(text, document, SOURCE_NAME)
     report.add(target, result.diagnostics)
     payload = report.payload({
