@@ -29,7 +29,8 @@ def _format_shared(text: str) -> str:
 
 
 class FormatCache:
-    """Formatted text of top-level blocks by content; the `size` most recent are kept.
+    """Formatted text of top-level blocks by content; the `size` most recent are kept
+    (and no more than `max_chars` characters of text, source and result together).
 
     For a long-running process (the editor backend) that formats the same
     workflow again and again after small edits: `format_parts(parts, cache)`
@@ -38,9 +39,11 @@ class FormatCache:
     Bounded, so it never accumulates every workflow it has seen.
     """
 
-    def __init__(self, size: int = 4096) -> None:
+    def __init__(self, size: int = 4096, max_chars: int = 64_000_000) -> None:
         self.size = size
+        self.max_chars = max_chars
         self._formatted: OrderedDict[str, str] = OrderedDict()
+        self._chars = 0
         self.hits = 0
         self.misses = 0
 
@@ -53,8 +56,11 @@ class FormatCache:
         self.misses += 1
         formatted = format_source(text)
         self._formatted[text] = formatted
-        if len(self._formatted) > self.size:
-            self._formatted.popitem(last=False)
+        self._chars += len(text) + len(formatted)
+        while self._formatted and (len(self._formatted) > self.size
+                                   or self._chars > self.max_chars):
+            old, old_formatted = self._formatted.popitem(last=False)
+            self._chars -= len(old) + len(old_formatted)
         return formatted
 
     def format_part(self, text: str) -> str:

@@ -233,6 +233,19 @@ def test_runs_survive_a_restart(tmp_path: Path) -> None:
     assert before["status"] == "succeeded"
 
 
+def test_a_run_cut_off_by_a_stop_is_failed_after_the_restart(tmp_path: Path) -> None:
+    body = {"document": SUMMARIZE, "inputs": {"text": "one two three " * 20}}
+    with Served(tmp_path / "data", "--preview-tokens-per-second", "5") as first:
+        with first.client.stream("POST", "/api/runs", json=body) as response:
+            run_id = next(_events(response))["id"]
+        assert first.client.get(f"/api/runs/{run_id}").json()["status"] == "running"
+        first.process.kill()  # no shutdown: the run is left marked running
+    with Served(tmp_path / "data") as second:
+        record = second.client.get(f"/api/runs/{run_id}").json()
+    assert record["status"] == "failed" and "stopped" in record["error"]
+    assert record["nodes"]["groq-1"]["status"] == "not_run"
+
+
 def test_configured_key_is_used_and_never_shown(tmp_path: Path,
                                                 groq_server: MockGroqServer) -> None:
     secret = "local-test-secret-5f1c2a9e"

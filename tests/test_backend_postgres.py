@@ -67,7 +67,7 @@ def test_store_round_trip(postgres_url: str) -> None:
         store.save({**first, "status": "succeeded"})
         assert store.get("a")["status"] == "succeeded"  # type: ignore[index]
         assert store.get("a")["note"] == "nul \ufffd and ü"  # type: ignore[index]
-        assert [r["id"] for r in store.list(10, 0)][:2] == ["b", "a"]
+        assert [r["id"] for r in store.recent(10, 0)][:2] == ["b", "a"]
         assert store.get("missing") is None
     finally:
         store.close()

@@ -66,6 +66,10 @@ def test_cache_is_bounded() -> None:
     for index in range(5):
         cache.format(f"x = {index}\n")
     assert len(cache._formatted) == 2
+    by_size = FormatCache(max_chars=110)  # 52 characters an entry
+    for index in range(5):
+        by_size.format(f"x = {'1' * 20}{index}\n")
+    assert by_size._chars <= 110 and len(by_size._formatted) == 2
 
 
 def test_blocks_split_at_top_level_definitions() -> None:

@@ -432,7 +432,7 @@ def create_app(settings: Settings, store: RunStore | None = None) -> FastAPI:
     @app.get("/api/runs", tags=["runs"], response_model=RunList)
     def list_runs(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> Any:
         """Past and running previews, newest first."""
-        return {"runs": [_summary_of(r) for r in runs.store.list(limit, offset)]}
+        return {"runs": [_summary_of(r) for r in runs.store.recent(limit, offset)]}
 
     @app.get("/api/runs/{run_id}", tags=["runs"], response_model=RunRecord,
              responses={404: {"model": Problem}})

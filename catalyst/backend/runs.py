@@ -99,6 +99,14 @@ class PreviewRuns:
         self.local = LocalProviders(tokens_per_second)
         self._active: dict[str, ActiveRun] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Runs a previous backend process left running were cut off when it stopped.
+        for record in store.unfinished():
+            for node in record.get("nodes", {}).values():
+                if node.get("status") in ("pending", "running"):
+                    node["status"] = "not_run"
+            record.update(status="failed", finished_at=record.get("finished_at") or now(),
+                          error="the backend stopped during the run")
+            store.save(record)
 
     @property
     def busy(self) -> bool:

@@ -31,8 +31,11 @@ class RunStore(Protocol):
 
     def get(self, run_id: str) -> dict[str, Any] | None: ...
 
-    def list(self, limit: int, offset: int) -> list[dict[str, Any]]:
+    def recent(self, limit: int, offset: int) -> list[dict[str, Any]]:
         """Newest first."""
+
+    def unfinished(self) -> list[dict[str, Any]]:
+        """Runs still marked running (after a restart: cut off when the backend stopped)."""
 
     def close(self) -> None: ...
 
@@ -63,11 +66,18 @@ class SqliteRunStore:
             ).fetchone()
         return None if row is None else _loads(row[0])
 
-    def list(self, limit: int, offset: int) -> list[dict[str, Any]]:
+    def recent(self, limit: int, offset: int) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._connection.execute(
                 "SELECT record FROM catalyst_runs ORDER BY created_at DESC, id DESC "
                 "LIMIT ? OFFSET ?", (limit, offset),
+            ).fetchall()
+        return [_loads(row[0]) for row in rows]
+
+    def unfinished(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT record FROM catalyst_runs WHERE status = 'running'"
             ).fetchall()
         return [_loads(row[0]) for row in rows]
 
@@ -103,11 +113,18 @@ class PostgresRunStore:
             ).fetchone()
         return None if row is None else _loads(row[0])
 
-    def list(self, limit: int, offset: int) -> list[dict[str, Any]]:
+    def recent(self, limit: int, offset: int) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._connection.execute(
                 "SELECT record::text FROM catalyst_runs ORDER BY created_at DESC, id DESC "
                 "LIMIT %s OFFSET %s", (limit, offset),
+            ).fetchall()
+        return [_loads(row[0]) for row in rows]
+
+    def unfinished(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT record::text FROM catalyst_runs WHERE status = 'running'"
             ).fetchall()
         return [_loads(row[0]) for row in rows]
 
