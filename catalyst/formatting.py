@@ -72,13 +72,61 @@ class FormatCache:
         """
         comments, text = _leading_comments(text)
         blocks = top_level_blocks(text)
-        if len(blocks) == 1:
-            return comments + self.format(text)
         try:
-            joined = "\n\n\n".join(self.format(block).strip("\n") for block in blocks)
+            joined = "\n\n\n".join(self._block(block).strip("\n") for block in blocks)
         except InvalidInput:
             return comments + self.format(text)
         return comments + joined + "\n"
+
+
+    def _block(self, block: str) -> str:
+        """One block; a collection written one item a line (a step table) item by item.
+
+        With its magic trailing comma black keeps such a collection one item a
+        line and formats each item on its own, so each item is formatted (and
+        cached) inside a stand-in `_ = (...)` of two items and put back.
+        """
+        split = _collection(block)
+        if split is None:
+            return self.format(block)
+        head, items, tail = split
+        probe = f"{head}\n    None,\n    None,\n)\n"
+        if self.format(probe) != probe:
+            return self.format(block)
+        lines = []
+        for item in items:
+            wrapped = self.format(f"_ = (\n{item}    None,\n)\n")
+            if not (wrapped.startswith("_ = (\n") and wrapped.endswith("    None,\n)\n")):
+                return self.format(block)
+            lines.append(wrapped[len("_ = (\n"):-len("    None,\n)\n")])
+        return f"{head}\n{''.join(lines)})\n" + (self.format(tail) if tail else "")
+
+
+_COLLECTION_HEAD = re.compile(r"[A-Za-z_]\w*(?:: [^\n=]+)? = [(\[{]\n")
+_CLOSERS = {"(": ")\n", "[": "]\n", "{": "}\n"}
+
+
+def _collection(block: str) -> tuple[str, list[str], str] | None:
+    """(head, item lines, the rest) of a block that opens with `NAME = (` and one
+    item a line, each ending in a comma; None for any other block."""
+    lines = block.splitlines(keepends=True)
+    if not lines or not _COLLECTION_HEAD.fullmatch(lines[0]):
+        return None
+    closer = _CLOSERS[lines[0][-2]]
+    try:
+        end = lines.index(closer)
+    except ValueError:
+        return None
+    items = lines[1:end]
+    if len(items) < 2 or not all(
+        item.startswith("    ") and item[4:5] not in (" ", "#", "") and item.endswith(",\n")
+        for item in items
+    ):
+        return None
+    tail = "".join(lines[end + 1:])
+    if tail[:1].isspace():
+        return None  # blank lines after it are black's to keep or drop
+    return lines[0][:-1], items, tail
 
 
 # A comment line black leaves exactly as it is: "#" then a space and text, no

@@ -57,8 +57,26 @@ def test_large_workflow_edit_same_bytes_and_reuses_blocks() -> None:
     misses = cache.misses
     parts = _parts(edited)
     assert format_parts(parts, cache) == format_parts(parts)
-    # the node's function and the step table; the header's code is reused
+    # the node's function and its row of the step table; the rest is reused
     assert cache.misses - misses <= 3
+    # a label too long for one line: black wraps its step row, row by row the same
+    node["data"]["label"] = "A very long label " * 12 + "with 'quotes' and (brackets],"
+    parts = _parts(edited)
+    assert format_parts(parts, cache) == format_parts(parts)
+
+
+@pytest.mark.parametrize("text", [
+    "STEPS = (\n    Step('a', 'A', f),\n    Step('b', 'B', g, links={'x': (Link('a'),)}),\n)\n"
+    "# result\nSINKS: tuple[str, ...] = ('b',)\n",
+    "X = [\n    1,\n    2,\n]\n",
+    "X = {\n    'a': 1,\n    'b': 2,\n}\n",
+    "X = (\n    1, 2,\n    3,\n)\n",
+    "X = (\n    'a' 'b',\n    'c',\n)\n\nY = 1\n",
+    "X = (\n    (1,\n    2),\n)\n",
+    "X = (\n    " + ", ".join(f"'item{i}'" for i in range(30)) + ",\n    2,\n)\n",
+])
+def test_collections_item_by_item_same_as_black(text: str) -> None:
+    assert FormatCache().format_part(text) == format_source(text)
 
 
 def test_cache_is_bounded() -> None:
