@@ -22,6 +22,7 @@ with the same diagnostics payload validate gives (validate itself answers 200).
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import json
 import threading
@@ -292,6 +293,11 @@ def create_app(settings: Settings, store: RunStore | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # What is loaded by now (FastAPI, pydantic, black, the node catalog) lives as
+        # long as the process: out of the collector's way, so a full collection during
+        # a request does not walk it all again.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
