@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,7 +65,6 @@ class Settings:
     max_active_runs: int = 4
     preview_tokens_per_second: int = 400
     format_cache_blocks: int = 8_192
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # -- request and response bodies (they are the OpenAPI document) ---------------------

@@ -186,8 +186,12 @@ class PreviewRuns:
             assert process.stdin is not None
             process.stdin.write(json.dumps(inputs).encode())
             process.stdin.close()
+            deadline = asyncio.get_running_loop().time() + limit
             try:
                 await asyncio.wait_for(self._read(active, process), limit)
+                # A child that closed its output but goes on is held to the same limit.
+                remaining = deadline - asyncio.get_running_loop().time()
+                await asyncio.wait_for(process.wait(), max(remaining, 0.001))
             except TimeoutError:
                 _kill(process)
                 record["status"] = "timed_out"
