@@ -52,6 +52,23 @@ run; variants are interleaved in rotating order and repeated, medians reported):
    ratio Dask / local. Needs dask[distributed]; the row says so when missing.
    `--dask-only` runs just this section.
 
+7. Other providers: per provider (OpenAI, Anthropic), a one-node workflow
+   (openaiCompletion / anthropicCompletion) called 10 times in a row through
+   `run_workflow` against the same 10 calls on one long-lived SDK client
+   (server latency as in section 5, client pacing lifted). Target <= 1.05x.
+
+8. PostgreSQL: 1,000 lookups by primary key, each a `run_workflow` of a one-node
+   postgresQuery workflow (the id an expression over the input, so a bound
+   parameter), against the same 1,000 queries written by hand with psycopg on
+   one `AsyncConnectionPool` (`async with pool.connection()`, execute,
+   fetchall: what its documentation shows), both on a PostgreSQL this run
+   starts on loopback (tests/postgres_server.py; the row says why when it
+   cannot). Target <= 1.1x. Diagnostic rows: the node's own database work
+   written by hand (autocommit, timeout set once per connection, prepared
+   statement: the floor for a run), and the cost of setting each statement's
+   timeout in its own transaction instead. `--only postgres` runs just this
+   section.
+
 The local server runs in this process (batch and memory probes are child
 processes) with its listen backlog raised from 5 to 128; see widen_backlog.
 
@@ -60,12 +77,7 @@ changed (the client-side pacing lifted, a hand-written floor, a warm client)
 to show where time goes. Ratios near 1.00x mean "no measurable overhead"; the
 machine is noisy, so differences of a few percent between runs are normal.
 
-7. Other providers: per provider (OpenAI, Anthropic), a one-node workflow
-   (openaiCompletion / anthropicCompletion) called 10 times in a row through
-   `run_workflow` against the same 10 calls on one long-lived SDK client
-   (server latency as in section 5, client pacing lifted). Target <= 1.05x.
-
-Usage: python bench/runtime.py [--quick] [--only reuse|providers]
+Usage: python bench/runtime.py [--quick] [--only reuse|providers|postgres]
 """
 
 from __future__ import annotations
@@ -129,19 +141,21 @@ class Settings:
     dask_rounds: int
     reuse_latency_ms: float
     reuse_rounds: int
+    pg_queries: int
+    pg_rounds: int
 
 
 DEFAULT = Settings(
     rounds=7, chain_latency_ms=20, fan_latency_ms=200, ttft_ms=50, ttft_rounds=25,
     reply_bytes=1_000_000, token_chars=128, groq_chunks=5_000,
     batch_rpm=300, batch_records=320, concurrency=16, dask_records=160, dask_rounds=2,
-    reuse_latency_ms=20, reuse_rounds=25,
+    reuse_latency_ms=20, reuse_rounds=25, pg_queries=1000, pg_rounds=7,
 )
 QUICK = Settings(
     rounds=3, chain_latency_ms=20, fan_latency_ms=200, ttft_ms=50, ttft_rounds=8,
     reply_bytes=1_000_000, token_chars=128, groq_chunks=3_000,
     batch_rpm=600, batch_records=80, concurrency=16, dask_records=40, dask_rounds=1,
-    reuse_latency_ms=20, reuse_rounds=8,
+    reuse_latency_ms=20, reuse_rounds=8, pg_queries=1000, pg_rounds=3,
 )
 # Groq streams about one token per chunk, some four characters.
 GROQ_TOKEN_CHARS = 4
@@ -760,6 +774,148 @@ def bench_dask(scripts: Path, settings: Settings) -> list[Row]:
                 "-", None)]
 
 
+# -- 7. PostgreSQL ---------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ENV = "BENCH_DATABASE_URL"
+PG_USERS = 100
+PG_QUERY = "SELECT id, name, email FROM users WHERE id = %(id)s"
+PG_SET_LOCAL_TIMEOUT = "SELECT set_config('statement_timeout', %s, true)"
+
+
+def postgres_workflow() -> Document:
+    node = {"id": "lookup", "type": "postgresQuery", "position": {"x": 0, "y": 0},
+            "data": {"label": "Lookup", "config": {
+                "connectionString": PG_ENV,
+                "query": "SELECT id, name, email FROM users WHERE id = {{ input.userId }}"}}}
+    return {"id": "pg-lookup", "name": "pg-lookup",
+            "input": {"userId": {"type": "integer", "required": True}},
+            "nodes": [node], "edges": []}
+
+
+async def pg_generated(module: ModuleType, count: int) -> float:
+    started = time.perf_counter()
+    for number in range(count):
+        await module.run_workflow({"userId": number % PG_USERS + 1})
+    return time.perf_counter() - started
+
+
+async def pg_by_hand(pool: Any, count: int) -> float:
+    """As psycopg's documentation shows it: a pooled connection per query."""
+    started = time.perf_counter()
+    for number in range(count):
+        async with pool.connection() as conn:
+            cursor = await conn.execute(PG_QUERY, {"id": number % PG_USERS + 1})
+            await cursor.fetchall()
+    return time.perf_counter() - started
+
+
+async def pg_by_hand_in_transactions(pool: Any, count: int) -> float:
+    """Each statement's timeout set in its own transaction (set_config(…, true)):
+    what the node would cost if it did that instead (see docs/benchmarks.md)."""
+    started = time.perf_counter()
+    for number in range(count):
+        async with pool.connection() as conn, conn.transaction():
+            await conn.execute(PG_SET_LOCAL_TIMEOUT, ("30000",))
+            cursor = await conn.execute(PG_QUERY, {"id": number % PG_USERS + 1})
+            await cursor.fetchall()
+    return time.perf_counter() - started
+
+
+async def pg_by_hand_like_the_node(pool: Any, count: int) -> float:
+    """The node's database work by hand: autocommit, the timeout set once per
+    connection, a prepared statement."""
+    started = time.perf_counter()
+    for number in range(count):
+        async with pool.connection() as conn:
+            cursor = await conn.execute(PG_QUERY, {"id": number % PG_USERS + 1}, prepare=True)
+            await cursor.fetchall()
+    return time.perf_counter() - started
+
+
+def postgres_server() -> Any:
+    """A throwaway PostgreSQL (the tests' helper), or the reason there is none."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        import psycopg  # noqa: F401
+        from postgres_server import PostgresServer, PostgresUnavailable
+    except ImportError as exc:
+        return f"not measured: {exc.name} is not installed (pip install -e '.[postgres]')"
+    try:
+        return PostgresServer()
+    except PostgresUnavailable as exc:
+        return f"not measured: {exc}"
+
+
+async def pg_sections(module: ModuleType, url: str, settings: Settings) -> dict[str, list[float]]:
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
+    pools = {
+        "hand": AsyncConnectionPool(url, max_size=10, kwargs={"row_factory": dict_row},
+                                    open=False),
+        "floor": AsyncConnectionPool(url, max_size=10, open=False,
+                                     kwargs={"row_factory": dict_row, "autocommit": True,
+                                             "options": "-c statement_timeout=30000"}),
+    }
+    for pool in pools.values():
+        await pool.open(wait=True)
+    try:
+        # The same rows both ways, before anything is timed.
+        node_rows = (await module.run_workflow({"userId": 7}))["outputs"]["lookup"]["rows"]
+        async with pools["hand"].connection() as conn:
+            hand_rows = await (await conn.execute(PG_QUERY, {"id": 7})).fetchall()
+        if node_rows != hand_rows or not hand_rows:
+            raise SystemExit(f"postgres: node and hand-written rows differ: {node_rows} "
+                             f"vs {hand_rows}")
+        count = settings.pg_queries
+        return await interleaved({
+            "generated": lambda: pg_generated(module, count),
+            "hand": lambda: pg_by_hand(pools["hand"], count),
+            "floor": lambda: pg_by_hand_like_the_node(pools["floor"], count),
+            "transactions": lambda: pg_by_hand_in_transactions(pools["hand"], count),
+        }, settings.pg_rounds)
+    finally:
+        for pool in pools.values():
+            await pool.close()
+        await module.aclose()
+
+
+def bench_postgres(scripts: Path, settings: Settings) -> list[Row]:
+    count = settings.pg_queries
+    measure = (f"8. postgresQuery: {count:,} lookups by primary key, run_workflow per query / "
+               "hand-written psycopg on one AsyncConnectionPool (pool.connection, execute, "
+               "fetchall)")
+    server = postgres_server()
+    if isinstance(server, str):
+        return [Row(measure, server, "<= 1.1x", None)]
+    with server:
+        import psycopg
+
+        url = server.url()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE users (id int PRIMARY KEY, name text, email text)")
+            conn.execute("INSERT INTO users SELECT n, 'user ' || n, 'u' || n || '@example.com' "
+                         "FROM generate_series(1, %s) AS n", (PG_USERS,))
+        os.environ[PG_ENV] = url
+        module = import_script(compile_script(postgres_workflow(), scripts), "bench_postgres")
+        samples = asyncio.run(pg_sections(module, url, settings))
+    ratio, shown = ratio_text(samples["generated"], samples["hand"])
+    per_query = {name: median_ms(values) * 1000 / count for name, values in samples.items()}
+    _, floor_shown = ratio_text(samples["generated"], samples["floor"])
+    _, transactions_shown = ratio_text(samples["transactions"], samples["hand"])
+    return [
+        Row(measure, f"{shown}; {per_query['generated']:.0f} vs {per_query['hand']:.0f} µs "
+            "per query", "<= 1.1x", ratio <= 1.1),
+        Row("7b. diagnostic: same / the node's database work by hand (autocommit, "
+            "statement_timeout set once per connection, prepared): what the runtime and "
+            "expression evaluation add", f"{floor_shown}; {per_query['floor']:.0f} µs per query",
+            "-", None),
+        Row("7c. diagnostic: hand-written with each statement's timeout in its own transaction "
+            "(set_config(…, true)) / hand-written as in 7", f"{transactions_shown}; "
+            f"{per_query['transactions']:.0f} µs per query", "-", None),
+    ]
+
 # -- report --------------------------------------------------------------------------------------
 
 
@@ -876,6 +1032,9 @@ def widen_backlog() -> None:
 
 
 def run(settings: Settings, only: str | None = None) -> list[Row]:
+    if only == "postgres":
+        with tempfile.TemporaryDirectory(prefix="catalyst-bench-") as directory:
+            return bench_postgres(Path(directory), settings)
     os.environ["GROQ_API_KEY"] = API_KEY
     widen_backlog()
     with tempfile.TemporaryDirectory(prefix="catalyst-bench-") as directory, \
@@ -896,6 +1055,8 @@ def run(settings: Settings, only: str | None = None) -> list[Row]:
         print(f"  batch done ({time.perf_counter() - START:.0f} s)", file=sys.stderr)
         rows += bench_dask(scripts, settings)
         print(f"  dask done ({time.perf_counter() - START:.0f} s)", file=sys.stderr)
+        rows += bench_postgres(scripts, settings)
+        print(f"  postgres done ({time.perf_counter() - START:.0f} s)", file=sys.stderr)
     return rows
 
 
@@ -907,8 +1068,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, shorter batch")
     parser.add_argument("--dask-only", action="store_true",
                         help="only section 6, the Dask batch against a local one")
-    parser.add_argument("--only", choices=["reuse", "providers"],
-                        help="run one section (5, client reuse; 7, other providers)")
+    parser.add_argument("--only", choices=["reuse", "providers", "postgres"],
+                        help="run one section (5, client reuse; 7, other providers; "
+                        "8, PostgreSQL)")
     parser.add_argument("--memory-probe", nargs=3, metavar=("SCRIPT", "URL", "ATTRIBUTE"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from catalyst import __version__
+from catalyst import __version__, model_listing, usage_report
 from catalyst.backend import serve as serve_cli
 from catalyst.compiler import Compiled, check_file, compile_checked
 from catalyst.diagnostics import MAX_REPORTED, Diagnostic, format_text, sort_key
@@ -445,6 +445,52 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     return EXIT_FAILED if args.check and changed else EXIT_OK
 
 
+# -- catalyst models ------------------------------------------------------------------
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """The model table; with --live, merged with what each provider lists now."""
+    names = [found.name for found in PROVIDERS]
+    if args.provider is not None and args.provider not in names:
+        error(f"unknown provider {args.provider!r}; providers: {', '.join(names)}")
+        return EXIT_INVALID
+    report = model_listing.models_report(args.provider, args.live)
+    if args.json:
+        payload: dict[str, object] = {"models": report.rows}
+        if args.live:
+            payload["live"] = report.live
+        print(json_text(payload))
+    else:
+        print(printable(model_listing.format_table(report.rows, args.live)))
+        for listing in report.live:
+            line = f"{listing['provider']}: {listing['message']}"
+            if listing["status"] == "listed":
+                line += (f"; {len(listing['unknown_to_catalyst'])} unknown to Catalyst's "
+                         f"table, {len(listing['not_listed'])} table model(s) not listed")
+            print(printable(line), file=sys.stderr)
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+# -- catalyst usage -------------------------------------------------------------------
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    """Totals of a usage log by model, node and day; malformed lines counted, not fatal."""
+    try:
+        report = usage_report.summarize(args.path).to_dict()
+    except OSError as exc:
+        error(f"cannot read {args.path}: {exc.strerror or exc}")
+        return EXIT_INVALID
+    note = usage_report.malformed_note(report)
+    if args.json:
+        print(json_text(report))
+    else:
+        print(printable(usage_report.format_summary(report)))
+    if note:
+        print(printable(f"warning: {note}"), file=sys.stderr)
+    return EXIT_OK
+
+
 # -- catalyst mock-groq ---------------------------------------------------------------
 
 
@@ -511,6 +557,17 @@ def build_parser() -> argparse.ArgumentParser:
                          help="change nothing; exit 1 when something would change (CI)")
     output_format(upgrade)
 
+    models = commands.add_parser(
+        "models", help="the model table: ids, limits, prices, rate budgets, retirements "
+        "(--live: what each provider's API lists now)",
+    )
+    model_listing.add_arguments(models)
+
+    usage = commands.add_parser(
+        "usage", help="totals of a script's --usage-log by model, node and day",
+    )
+    usage_report.add_arguments(usage)
+
     serve = commands.add_parser(
         "serve", help="the editor's HTTP backend (FastAPI; needs the serve extra)",
         description="Serve the compiler to the visual editor: nodes, models, validate, "
@@ -547,6 +604,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_upgrade(args)
         if args.command == "graph":
             return cmd_graph(args)
+        if args.command == "models":
+            return cmd_models(args)
+        if args.command == "usage":
+            return cmd_usage(args)
         if args.command == "serve":
             return serve_cli.run(args)
         return mock_cli.run(args)

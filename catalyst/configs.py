@@ -17,7 +17,12 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 from catalyst import expressions
-from catalyst.config_types import decode_json_text, is_json_text_field, is_secret_field
+from catalyst.config_types import (
+    SecretRef,
+    decode_json_text,
+    is_json_text_field,
+    is_secret_field,
+)
 from catalyst.diagnostics import Diagnostic, json_pointer, listing
 from catalyst.keys import looks_like_key
 from catalyst.model import Node
@@ -252,14 +257,25 @@ def _diagnostic(
     if kind == "literal_error" and "expected" in context:
         hint = f"use one of: {context['expected']}"
     elif kind in ("secret_reference", "model_type") and "ecret" in error["msg"]:
-        hint = 'name the environment variable that holds it: "GROQ_API_KEY" or ' \
-            '{"$secret": "GROQ_API_KEY"}'
+        name = _default_secret(model_class, path)
+        hint = f'put it in an environment variable and name that here: "{name}" or ' \
+            f'{{"$secret": "{name}"}}'
     elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         hint = "allowed range: " + _range(model_class, path)
     code = context.get("code") or ("out-of-range" if "than" in kind else "invalid-config")
     text = error["msg"].replace(" or instance of SecretRef", "")
-    message = f"{field}: {text[0].lower()}{text[1:]}{_shown(value)}"
+    # What a secret field holds by mistake is likely the secret itself: never repeat it.
+    shown = "" if kind == "secret_reference" else _shown(value)
+    message = f"{field}: {text[0].lower()}{text[1:]}{shown}"
     return Diagnostic(code, message, pointer, node_id=node_id, hint=hint)
+
+
+def _default_secret(model_class: type[BaseModel], path: tuple[str | int, ...]) -> str:
+    """The variable a secret field reads by default (GROQ_API_KEY when it has none)."""
+    field = model_class.model_fields.get(field_name(model_class, str(path[0]))) if path \
+        else None
+    default = field.get_default(call_default_factory=True) if field is not None else None
+    return str(default.env) if isinstance(default, SecretRef) else "GROQ_API_KEY"
 
 
 def _range(model_class: type[BaseModel], path: tuple[str | int, ...]) -> str:
@@ -267,8 +283,13 @@ def _range(model_class: type[BaseModel], path: tuple[str | int, ...]) -> str:
     field = model_class.model_fields.get(name)
     low = high = None
     for item in field.metadata if field else ():
-        low = getattr(item, "ge", None) if getattr(item, "ge", None) is not None else low
-        high = getattr(item, "le", None) if getattr(item, "le", None) is not None else high
+        for bound, words in (("ge", "at least"), ("gt", "above")):
+            if getattr(item, bound, None) is not None:
+                low = f"{words} {getattr(item, bound)}"
+        for bound, words in (("le", "at most"), ("lt", "below")):
+            if getattr(item, bound, None) is not None:
+                high = f"{words} {getattr(item, bound)}"
     if low is not None and high is not None:
-        return f"{low} to {high}"
-    return f"at least {low}" if low is not None else f"at most {high}"
+        return f"{low.removeprefix('at least ')} to {high.removeprefix('at most ')}" \
+            if low.startswith("at least") and high.startswith("at most") else f"{low}, {high}"
+    return low or high or "see the field's description"

@@ -54,6 +54,65 @@ def as_expression(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class Piece:
+    """Part of a config string: literal `text`, or one `{{ … }}` whose `source` is
+    what stands between the braces (whitespace-control marks left out)."""
+
+    kind: Literal["text", "expression"]
+    source: str
+
+
+# A Jinja string literal, either quote, backslash escapes allowed.
+_STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", re.DOTALL)
+_CLOSING = {")": "(", "]": "[", "}": "{"}
+
+
+def split_expressions(text: str) -> list[Piece] | None:
+    """`text` as literal pieces and `{{ … }}` expressions, in order, for a node
+    that uses each expression's value itself (a bound SQL parameter) instead of
+    rendering the whole string. Ends expressions where Jinja's lexer does: at
+    the first `}}` outside string literals and brackets. None when an
+    expression is not closed. Nothing is parsed or evaluated; `analyse` checks
+    each expression."""
+    pieces: list[Piece] = []
+    position = 0
+    while (start := text.find("{{", position)) != -1:
+        if start > position:
+            pieces.append(Piece("text", text[position:start]))
+        index = start + 2
+        if text[index:index + 1] in ("-", "+"):
+            index += 1
+        begin, end, after = index, None, index
+        brackets: list[str] = []
+        while index < len(text):
+            char = text[index]
+            if char in "'\"":
+                literal = _STRING.match(text, index)
+                if literal is None:
+                    return None
+                index = literal.end()
+                continue
+            if not brackets and text.startswith("}}", index):
+                end, after = index, index + 2
+                break
+            if not brackets and text.startswith("-}}", index):
+                end, after = index, index + 3
+                break
+            if char in "([{":
+                brackets.append(char)
+            elif char in _CLOSING and brackets and brackets[-1] == _CLOSING[char]:
+                brackets.pop()
+            index += 1
+        if end is None:
+            return None
+        pieces.append(Piece("expression", text[begin:end]))
+        position = after
+    if position < len(text):
+        pieces.append(Piece("text", text[position:]))
+    return pieces
+
+
+@dataclass(frozen=True)
 class Reference:
     """One use of `input`, `global` or `nodes` in an expression.
 

@@ -21,6 +21,7 @@ from catalyst.branches import BranchTag, branch_tags
 from catalyst.identifiers import IdentifierResolver
 from catalyst.literals import Code
 from catalyst.model import InputSpec, Workflow
+from catalyst.provider_uses import ProviderUse, provider_uses
 from catalyst.registry import NodeType, RuntimePart, needs_conversion, parts_in_order
 from catalyst.registry import node_type as node_type_named
 from catalyst.run_settings import DEFAULT_RETRIES, NodePolicy, RunPolicy
@@ -32,6 +33,7 @@ _BASE_IMPORTS = (
     "import asyncio",
     "import atexit",
     "import contextlib",
+    "import contextvars",
     "import inspect",
     "import json",
     "import math",
@@ -105,6 +107,8 @@ class PlannedNode:
     checks: dict[str, tuple[ValueCheck, ...]]
     # The fan-out branches it belongs to, outer first (catalyst/branches.py).
     branches: tuple[BranchTag, ...] = ()
+    # A tool node: the node that calls it (it runs then, never on its own).
+    tool_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,8 @@ class Plan:
     sinks: tuple[str, ...]
     uses_expressions: bool
     policy: RunPolicy
+    # Every model a node may call, on which provider and key (the script's --check).
+    provider_uses: tuple[ProviderUse, ...] = ()
     requires_python: str = REQUIRES_PYTHON
     catalyst_version: Code = _VERSION
 
@@ -156,6 +162,11 @@ class Plan:
 
 
     @property
+    def provider_use_table(self) -> list[dict[str, Any]]:
+        """`provider_uses` as the script's PROVIDER_USES table."""
+        return [use.to_dict() for use in self.provider_uses]
+
+    @property
     def runtime_part_names(self) -> tuple[str, ...]:
         return tuple(part.name for part in self.runtime_parts)
 
@@ -173,10 +184,14 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
     order = {node.id: index for index, node in enumerate(workflow.nodes)}
     graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(order)
+    # Tool node -> its caller: what a tool reads, its caller waits for.
+    tools = {wire.edge.target: wire.edge.source for wire in checked.wires
+             if wire.source_port.calls}
     for wire in checked.wires:
-        graph.add_edge(wire.edge.source, wire.edge.target)
+        if not wire.source_port.calls:
+            graph.add_edge(wire.edge.source, wire.edge.target)
     for node_id, read in checked.references.items():
-        graph.add_edges_from((source, node_id) for source in read)
+        graph.add_edges_from((source, tools.get(node_id, node_id)) for source in read)
     generation = {
         node_id: depth
         for depth, layer in enumerate(nx.topological_generations(graph))
@@ -186,8 +201,12 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
     after: dict[str, set[str]] = defaultdict(set)
     for node_id, read in checked.references.items():
         after[node_id].update(read)
+        if node_id in tools:
+            after[tools[node_id]].update(read)
     for wire in checked.wires:
         port = wire.source_port
+        if port.calls:
+            continue
         if not port.data:
             after[wire.edge.target].add(wire.edge.source)
             continue
@@ -220,6 +239,7 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
                 policy=checked.policy.nodes[node.id],
                 checks=_value_checks(node_type, config.values),
                 branches=tags.get(node.id, ()),
+                tool_of=tools.get(node.id),
             )
         )
     layers: dict[int, list[PlannedNode]] = defaultdict(list)
@@ -242,6 +262,7 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
         node.id
         for node in planned
         if not node.node_type.is_trigger and graph.out_degree(node.id) == 0
+        and node.id not in tools
     )
     env_vars = tuple(sorted({name for n in planned for name in _secret_names(n.config)}))
     return Plan(
@@ -257,6 +278,8 @@ def plan_workflow(checked: CheckedWorkflow) -> Plan:
         sinks=sinks,
         uses_expressions=uses_expressions,
         policy=checked.policy,
+        provider_uses=tuple(use for node in planned
+                            for use in provider_uses(node.id, node.node_type, node.config)),
     )
 
 

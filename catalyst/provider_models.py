@@ -8,6 +8,9 @@ the local server all read it.
 
 Where the figures come from:
 - prices: each vendor's list price in US$ per million tokens (input, output);
+- audio prices: Groq's list prices per hour of audio (speech to text) and per
+  million characters (text to speech); the audio models' request budgets are
+  assumptions, like the chat models' starting budgets;
 - `tokens_per_second`: Groq publishes its models' output speeds; for OpenAI and
   Anthropic there is no published figure, so these are Catalyst's estimates of
   typical output speed (third-party measurements of 2026, rounded) and only
@@ -21,6 +24,7 @@ Where the figures come from:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -99,6 +103,14 @@ class ChatModel:
     # adapts to them; `--rpm` / `--tpm` override both numbers.
     requests_per_minute: int = 1_000
     tokens_per_minute: int = 250_000
+    # What it accepts beyond plain chat: `reasoning_effort` values; Groq's
+    # `reasoning_format` (hidden, raw, parsed) and `include_reasoning`
+    # (mutually exclusive); `response_format` json_schema (strict); tools.
+    reasoning_efforts: tuple[str, ...] = ()
+    reasoning_format: bool = False
+    include_reasoning: bool = False
+    json_schema: bool = True
+    tools: bool = True
 
 
 @dataclass(frozen=True)
@@ -127,18 +139,31 @@ class RetiredModel:
     retired_on: str | None = None
 
 
+_GPT_OSS_EFFORTS = ("low", "medium", "high")
+_GPT_5_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+
 CHAT_MODELS: tuple[ChatModel, ...] = (
-    ChatModel("groq", "openai/gpt-oss-120b", 131_072, 65_536, 0.15, 0.60, 500, 8, "OpenAI"),
-    ChatModel("groq", "openai/gpt-oss-20b", 131_072, 65_536, 0.075, 0.30, 1000, 13, "OpenAI"),
-    ChatModel("groq", "qwen/qwen3.8-27b", 131_072, 16_384, 0.80, 4.00, 450, 10, "Alibaba Cloud"),
+    ChatModel("groq", "openai/gpt-oss-120b", 131_072, 65_536, 0.15, 0.60, 500, 8, "OpenAI",
+              reasoning_efforts=_GPT_OSS_EFFORTS, include_reasoning=True),
+    ChatModel("groq", "openai/gpt-oss-20b", 131_072, 65_536, 0.075, 0.30, 1000, 13, "OpenAI",
+              reasoning_efforts=_GPT_OSS_EFFORTS, include_reasoning=True),
+    ChatModel("groq", "qwen/qwen3.8-27b", 131_072, 16_384, 0.80, 4.00, 450, 10, "Alibaba Cloud",
+              reasoning_efforts=("none", "default", "low", "medium", "high"),
+              reasoning_format=True, include_reasoning=True, json_schema=False),
     ChatModel("groq", "groq/compound", 131_072, 8_192, None, None, None, None, "Groq",
-              requests_per_minute=200, tokens_per_minute=200_000),
+              requests_per_minute=200, tokens_per_minute=200_000, json_schema=False,
+              tools=False),
     ChatModel("groq", "groq/compound-mini", 131_072, 8_192, None, None, None, None, "Groq",
-              requests_per_minute=200, tokens_per_minute=200_000),
-    ChatModel("openai", "gpt-5.5", 400_000, 128_000, 5.00, 30.00, 60, 2, "system"),
-    ChatModel("openai", "gpt-5.4", 400_000, 128_000, 2.50, 15.00, 70, 5, "system"),
-    ChatModel("openai", "gpt-5.4-mini", 400_000, 128_000, 0.75, 4.50, 120, 9, "system"),
-    ChatModel("openai", "gpt-5.4-nano", 400_000, 128_000, 0.20, 1.25, 150, 15, "system"),
+              requests_per_minute=200, tokens_per_minute=200_000, json_schema=False,
+              tools=False),
+    ChatModel("openai", "gpt-5.5", 400_000, 128_000, 5.00, 30.00, 60, 2, "system",
+              reasoning_efforts=_GPT_5_EFFORTS),
+    ChatModel("openai", "gpt-5.4", 400_000, 128_000, 2.50, 15.00, 70, 5, "system",
+              reasoning_efforts=_GPT_5_EFFORTS),
+    ChatModel("openai", "gpt-5.4-mini", 400_000, 128_000, 0.75, 4.50, 120, 9, "system",
+              reasoning_efforts=_GPT_5_EFFORTS),
+    ChatModel("openai", "gpt-5.4-nano", 400_000, 128_000, 0.20, 1.25, 150, 15, "system",
+              reasoning_efforts=_GPT_5_EFFORTS),
     ChatModel("openai", "gpt-4.1", 1_047_576, 32_768, 2.00, 8.00, 80, 11, "system"),
     ChatModel("openai", "gpt-4.1-mini", 1_047_576, 32_768, 0.40, 1.60, 100, 14, "system"),
     ChatModel("anthropic", "claude-fable-5", 1_000_000, 128_000, 10.00, 50.00, 40, 1,
@@ -225,10 +250,77 @@ DEFAULT_EMBEDDING_MODELS: dict[str, str] = {
     "voyage": "voyage-4-lite",
 }
 
+# Speech to text (Groq's Whisper): the formats and sizes the API takes.
+TRANSCRIPTION_FORMATS: tuple[str, ...] = (
+    "flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "wav", "webm",
+)  # fmt: skip
+# Bytes per upload (decimal megabytes, the safe reading of "100 MB"); the free
+# tier takes 25 MB and answers 413 above that.
+TRANSCRIPTION_MAX_BYTES = 100_000_000
+TRANSCRIPTION_FREE_TIER_MAX_BYTES = 25_000_000
+TRANSCRIPTION_PROMPT_MAX_CHARACTERS = 896
+# An ISO-639-1 code (two letters), or the three-letter ones Whisper also knows (haw, yue).
+LANGUAGE_CODE = r"[a-z]{2,3}"
+
+
+@dataclass(frozen=True)
+class TranscriptionModel:
+    """A speech-to-text model, priced by the hour of audio."""
+
+    provider: str
+    id: str
+    usd_per_hour: float
+    # Only some models translate (into English) as well as transcribe.
+    translates: bool
+    # Starting client-side request budget (assumed, as for chat models).
+    requests_per_minute: int = 300
+
+
+@dataclass(frozen=True)
+class SpeechModel:
+    """A text-to-speech model: its voices, price and per-request input limit."""
+
+    provider: str
+    id: str
+    voices: tuple[str, ...]
+    usd_per_million_characters: float
+    # Characters one request may carry; longer texts are split and the audio joined.
+    max_input_characters: int
+    language: str
+    # Starting client-side budgets (assumed): requests, and characters per
+    # minute (the runtime's "tokens" for speech).
+    requests_per_minute: int = 300
+    characters_per_minute: int = 100_000
+
+
+TRANSCRIPTION_MODELS: tuple[TranscriptionModel, ...] = (
+    TranscriptionModel("groq", "whisper-large-v3", 0.111, translates=True),
+    TranscriptionModel("groq", "whisper-large-v3-turbo", 0.04, translates=False),
+)
+
+SPEECH_MODELS: tuple[SpeechModel, ...] = (
+    SpeechModel("groq", "canopylabs/orpheus-v1-english",
+                ("autumn", "diana", "hannah", "austin", "daniel", "troy"), 22.00, 200, "en"),
+    SpeechModel("groq", "canopylabs/orpheus-arabic-saudi",
+                ("abdullah", "fahad", "sultan", "lulwa", "noura", "aisha"), 40.00, 200, "ar"),
+)  # fmt: skip
+
+# Kept apart from RETIRED_MODELS: chat nodes and their scripts never name them.
+RETIRED_SPEECH_MODELS: tuple[RetiredModel, ...] = (
+    RetiredModel("groq", "playai-tts", "canopylabs/orpheus-v1-english", "2025-12-31"),
+    RetiredModel("groq", "playai-tts-arabic", "canopylabs/orpheus-arabic-saudi", "2025-12-31"),
+)
+
+DEFAULT_TRANSCRIPTION_MODEL = "whisper-large-v3-turbo"
+DEFAULT_SPEECH_MODEL = "canopylabs/orpheus-v1-english"
+
 _PROVIDERS = {provider.name: provider for provider in PROVIDERS}
 _CHAT = {(model.provider, model.id): model for model in CHAT_MODELS}
 _RETIRED = {(model.provider, model.id): model for model in RETIRED_MODELS}
 _EMBEDDING = {(model.provider, model.id): model for model in EMBEDDING_MODELS}
+_TRANSCRIPTION = {(model.provider, model.id): model for model in TRANSCRIPTION_MODELS}
+_SPEECH = {(model.provider, model.id): model for model in SPEECH_MODELS}
+_RETIRED_SPEECH = {(model.provider, model.id): model for model in RETIRED_SPEECH_MODELS}
 
 
 def provider(name: str) -> Provider | None:
@@ -287,3 +379,54 @@ def chat_table(provider_name: str) -> dict[str, dict[str, object]]:
 
 def retired_table(provider_name: str) -> dict[str, str]:
     return {model.id: model.replacement for model in retired_models_of(provider_name)}
+
+
+def transcription_model(provider_name: str, model_id: str) -> TranscriptionModel | None:
+    return _TRANSCRIPTION.get((provider_name, model_id))
+
+
+def transcription_models_of(provider_name: str) -> tuple[TranscriptionModel, ...]:
+    return tuple(model for model in TRANSCRIPTION_MODELS if model.provider == provider_name)
+
+
+def speech_model(provider_name: str, model_id: str) -> SpeechModel | None:
+    return _SPEECH.get((provider_name, model_id))
+
+
+def speech_models_of(provider_name: str) -> tuple[SpeechModel, ...]:
+    return tuple(model for model in SPEECH_MODELS if model.provider == provider_name)
+
+
+def retired_speech_model(provider_name: str, model_id: str) -> RetiredModel | None:
+    """The retirement record of a text-to-speech id (PlayAI's), with its replacement."""
+    return _RETIRED_SPEECH.get((provider_name, model_id))
+
+
+def transcription_table(provider_name: str) -> dict[str, dict[str, object]]:
+    """A provider's speech-to-text models as generated scripts carry them."""
+    return {
+        model.id: {
+            "usd_per_hour": model.usd_per_hour,
+            "translates": model.translates,
+            "requests_per_minute": model.requests_per_minute,
+        }
+        for model in transcription_models_of(provider_name)
+    }
+
+
+def speech_table(provider_name: str) -> dict[str, dict[str, object]]:
+    """A provider's text-to-speech models as generated scripts carry them."""
+    return {
+        model.id: {
+            "voices": list(model.voices),
+            "usd_per_million_characters": model.usd_per_million_characters,
+            "max_input_characters": model.max_input_characters,
+            "requests_per_minute": model.requests_per_minute,
+            "characters_per_minute": model.characters_per_minute,
+        }
+        for model in speech_models_of(provider_name)
+    }
+
+
+def is_language_code(text: str) -> bool:
+    return re.fullmatch(LANGUAGE_CODE, text) is not None

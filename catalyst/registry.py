@@ -47,6 +47,9 @@ class Port:
     # Output ports only: False for a port that only orders (a trigger's
     # "start" edge): the target waits for it but receives no value.
     data: bool = True
+    # Output ports only: its targets are tools the node calls while it runs
+    # (a chat node's `tools`), not nodes that run after it.
+    calls: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "name": self.name, "type": self.type}
@@ -58,6 +61,8 @@ class Port:
             data["branch"] = True
         if not self.data:
             data["ordersOnly"] = True
+        if self.calls:
+            data["calls"] = True
         return data
 
     def accepts(self) -> dict[str, dict[str, Any]]:
@@ -261,7 +266,8 @@ class RuntimePart:
     """
 
     name: str
-    template: str
+    # None: a part that only brings requirements (no code of its own).
+    template: str | None
     # Parts it builds on: written before it.
     needs: tuple[str, ...] = ()
     dependencies: tuple[str, ...] = ()
@@ -286,7 +292,7 @@ def config_schema(model: builtins.type[BaseModel]) -> dict[str, Any]:
 PLANNED_TYPES: frozenset[str] = frozenset(
     {
         "azureOpenaiCompletion",
-        "agenticToolCall", "postgresQuery", "redisOperation",
+        "agenticToolCall", "redisOperation",
         "httpRequest", "webhookSend", "switch", "loop", "aggregate", "retry", "delay",
         "earlyReturn", "jsonTransform", "mapArray", "filterArray", "validate", "rateLimit",
     }

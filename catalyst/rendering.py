@@ -153,13 +153,15 @@ def render_parts(plan: Plan) -> list[Part]:
     parts += [
         Part(_runtime(part.template, plan, part.template_data() if part.template_data else None),
              shared=True)
-        for part in plan.runtime_parts
+        for part in plan.runtime_parts if part.template is not None
     ]
     parts += [Part(code, shared=True) for code in _node_runtimes(plan)]
     parts.append(Part(environment.get_template("workflow.jinja").render(plan=plan), shared=False))
     # The command line last: its `if __name__ == "__main__"` needs everything above.
-    parts += [Part(_runtime(name, plan), shared=True)
-              for name in ("batch.jinja", "dask.jinja", "cli.jinja")]
+    # --check, for a script that calls model providers.
+    tail = ("batch.jinja", "dask.jinja", *(("health.jinja",) if plan.provider_uses else ()),
+            "cli.jinja")
+    parts += [Part(_runtime(name, plan), shared=True) for name in tail]
     return parts
 
 

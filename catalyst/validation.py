@@ -109,18 +109,21 @@ def check_workflow(workflow: Workflow) -> CheckedWorkflow:
         normalised = normalise_config(node, node_type, prepared[node.id], problems)
         if normalised is not None:
             configs[node.id] = normalised
-    edges = workflow.edges + _implied_edges(nodes, types, configs)
+    implied = _implied_edges(nodes, types, configs)
+    edges = workflow.edges + implied
     wires = _check_edges(workflow, edges, types, problems)
+    tools = _check_tools(wires, types, {(e.source, e.target) for e in implied}, problems)
     connected: dict[str, set[str]] = defaultdict(set)
     for wire in wires:
-        connected[wire.edge.target].add(wire.target_port.id)
+        if not wire.source_port.calls:
+            connected[wire.edge.target].add(wire.target_port.id)
     _check_required_ports(workflow, types, connected, problems)
     references: dict[str, frozenset[str]] = {}
     reads: list[_OutputRead] = []
     for node in nodes:
         node_type = types[node.id]
         references[node.id] = _check_expressions(workflow, node, node_type, prepared[node.id],
-                                                 problems, reads)
+                                                 problems, reads, tool=node.id in tools)
         normalised = configs.get(node.id)
         if normalised is not None and node_type.check is not None:
             context = NodeCheckContext(node.id, node.config_path,
@@ -129,7 +132,8 @@ def check_workflow(workflow: Workflow) -> CheckedWorkflow:
             problems.extend(node_type.check(normalised.model, context))
     policy = check_run_settings(workflow, problems)
     _check_trigger(workflow, problems)
-    acyclic = _check_cycles(workflow, wires, references, problems)
+    _check_tool_reads(tools, references, problems, workflow)
+    acyclic = _check_cycles(workflow, wires, references, problems, tools)
     if acyclic:
         shapes = output_shapes(workflow, types, configs, wires, references, policy)
         _check_output_reads(types, shapes, reads, problems)
@@ -165,14 +169,14 @@ def _check_nodes(workflow: Workflow, problems: list[Diagnostic]) -> dict[str, No
                 "unsupported-node-type",
                 f"node type {node.type!r} is not implemented in Catalyst yet",
                 node.path + "/type", node_id=node.id,
-                hint=f"node types available now: {listing(sorted(known))}",
+                hint=f"node types available now: {listing(sorted(known), limit=len(known))}",
             ))
         else:
             problems.append(Diagnostic(
                 "unknown-node-type", f"unknown node type {node.type!r}",
                 node.path + "/type", node_id=node.id,
                 hint=_close(node.type, list(known))
-                + f"known node types: {listing(sorted(known))}",
+                + f"known node types: {listing(sorted(known), limit=len(known))}",
             ))
     if not any(not t.is_trigger for t in types.values()) and not problems:
         problems.append(Diagnostic(
@@ -250,8 +254,10 @@ def _resolve_handle(
     valid = listing(port.id for port in ports) or "none"
     direction = "output" if end == "source" else "input"
     if handle is None:
-        if len(ports) == 1:
-            return ports[0]
+        # A tools handle is never the default: an edge to a tool names it.
+        plain = [port for port in ports if not port.calls]
+        if len(plain) == 1:
+            return plain[0]
         problems.append(Diagnostic(
             "ambiguous-handle" if ports else "no-such-port",
             f"{node_type.type} node {node_id!r} has {len(ports)} {direction} ports; "
@@ -288,9 +294,10 @@ def _check_required_ports(
 
 def _check_expressions(
     workflow: Workflow, node: Node, node_type: NodeType, prepared: PreparedConfig,
-    problems: list[Diagnostic], reads: list[_OutputRead],
+    problems: list[Diagnostic], reads: list[_OutputRead], *, tool: bool = False,
 ) -> frozenset[str]:
-    """Report unparsable expressions and unknown names; return the nodes read."""
+    """Report unparsable expressions and unknown names; return the nodes read.
+    A tool node's expressions may also read the call: `tool.args`, `tool.name`."""
     inputs = [spec.name for spec in workflow.inputs]
     ids = [n.id for n in workflow.nodes]
     read: set[str] = set()
@@ -314,6 +321,8 @@ def _check_expressions(
         pointer = node.config_path + json_pointer(*shown)
         in_scope = local if path and field_name(model, str(path[0])) != node_type.scope_field \
             else frozenset()
+        if tool:
+            in_scope |= {"tool"}
         analysis = expressions.analyse(source, in_scope)
 
         def report(code: str, message: str, hint: str, pointer: str = pointer) -> None:
@@ -328,6 +337,12 @@ def _check_expressions(
             report("expression-syntax", f"{path[0]!r} must be a single expression",
                    "write one expression, e.g. {{ nodes['classify'].output.content == 'yes' }}")
         for name in analysis.unknown_names:
+            if name == "tool":
+                report("tool-outside-tool", f"{source!r} reads `tool`, the arguments of a "
+                       "tool call, in a node no model calls as a tool",
+                       "wire the node to a chat node's `tools` handle and define it in that "
+                       "node's `tools`, or read input.<name> instead")
+                continue
             if name in _SECRET_ROOTS:
                 report("secret-in-expression", f"{source!r} reads `{name}`: secrets only name "
                        "the key of a secret field, they never go into text",
@@ -336,9 +351,12 @@ def _check_expressions(
             if scope_unreadable:
                 continue
             known = [*sorted(local), "input", "global", "nodes"]
+            closest = f"did you mean 'input.{name}'? " if name in inputs else _close(name, known)
+            scope = listing(sorted(local)) if local else (
+                f"the keys of {node_type.scope_field}" if node_type.scope_field else "")
             report("unknown-reference", f"unknown name {name!r} in {source!r}",
-                   _close(name, known) + "expressions can read input.<name>, global.<name>, "
-                   "nodes['<id>'].output" + (f" and {listing(sorted(local))}" if local else ""))
+                   closest + "expressions can read input.<name>, global.<name>, "
+                   "nodes['<id>'].output" + (f" and {scope}" if scope else ""))
         for ref in analysis.references:
             if ref.root == "input" and ref.key is not None and ref.key not in inputs:
                 report("unknown-input", f"{source!r} reads input {ref.key!r}, which the "
@@ -473,9 +491,75 @@ def _check_trigger(workflow: Workflow, problems: list[Diagnostic]) -> None:
     problems.extend(found)
 
 
+def _check_tools(
+    wires: list[Wire], types: Mapping[str, NodeType], implied: set[tuple[str, str]],
+    problems: list[Diagnostic],
+) -> dict[str, str]:
+    """Tool node -> the node that calls it. A tool is called, never scheduled:
+    only the edge from its caller's `tools` handle may reach it, nothing may
+    follow it, and its caller's config must define it (name, parameters);
+    `implied` holds the (caller, tool) pairs configs define."""
+    tools: dict[str, str] = {}
+    for wire in wires:
+        if not wire.source_port.calls:
+            continue
+        caller, tool = wire.edge.source, wire.edge.target
+        if (caller, tool) not in implied:
+            # Still a tool for its expressions: one mistake, one report.
+            tools.setdefault(tool, caller)
+            problems.append(Diagnostic(
+                "undefined-tool", f"node {tool!r} is wired as a tool of {caller!r}, which does "
+                "not define it", wire.edge.path, node_id=caller, edge_id=wire.edge.label,
+                hint=f'add it to {caller!r}\'s tools: {{"name": …, "description": …, '
+                f'"parameters": {{…JSON Schema…}}, "node": {tool!r}}}',
+            ))
+        elif tool in tools and tools[tool] != caller:
+            problems.append(Diagnostic(
+                "shared-tool", f"node {tool!r} is a tool of both {tools[tool]!r} and {caller!r}",
+                wire.edge.path, node_id=tool,
+                hint="give each caller its own tool node (copy the node)",
+            ))
+        elif types.get(tool) is not None and types[tool].is_trigger:
+            problems.append(Diagnostic(
+                "trigger-as-tool", f"trigger node {tool!r} cannot be a tool", wire.edge.path,
+                node_id=tool, hint="use a node that does work (editFields, postgresQuery, …)",
+            ))
+        else:
+            tools[tool] = caller
+    for wire in wires:
+        if wire.source_port.calls:
+            continue
+        for end, node_id in (("into", wire.edge.target), ("out of", wire.edge.source)):
+            if node_id in tools:
+                problems.append(Diagnostic(
+                    "tool-wired", f"edge {wire.edge.label} goes {end} tool node {node_id!r}: "
+                    "a tool runs when the model calls it, with the call's arguments as its "
+                    "input, and its result goes back to the model", wire.edge.path,
+                    node_id=node_id, edge_id=wire.edge.label,
+                    hint=f"remove the edge; read the arguments as {{{{ tool.args.<name> }}}} "
+                    f"in {node_id!r}'s config, or use {node_id!r}'s output through "
+                    f"{tools[node_id]!r}'s reply",
+                ))
+    return tools
+
+
+def _check_tool_reads(
+    tools: Mapping[str, str], references: Mapping[str, frozenset[str]],
+    problems: list[Diagnostic], workflow: Workflow,
+) -> None:
+    """No node reads a tool's output: a tool may run many times, or never."""
+    for node_id, read in references.items():
+        for tool in sorted(read & set(tools)):
+            problems.append(Diagnostic(
+                "tool-output-read", f"node {node_id!r} reads the output of tool node {tool!r}",
+                next(n.path for n in workflow.nodes if n.id == node_id), node_id=node_id,
+                hint=f"read {tools[tool]!r}'s reply instead: the model sees the tool's result",
+            ))
+
+
 def _check_cycles(
     workflow: Workflow, wires: list[Wire], references: Mapping[str, frozenset[str]],
-    problems: list[Diagnostic],
+    problems: list[Diagnostic], tools: Mapping[str, str] | None = None,
 ) -> bool:
     """Report every loop; whether there were none."""
     acyclic = True
@@ -486,6 +570,10 @@ def _check_cycles(
     for node_id, read in references.items():
         for source in read:
             graph.add_edge(source, node_id, key="expression")
+    for tool, caller in (tools or {}).items():
+        # What a tool reads must be done before the node that calls it starts.
+        for source in references.get(tool, ()):
+            graph.add_edge(source, caller, key=f"read by its tool {tool}")
     for component in sorted(nx.strongly_connected_components(graph), key=min):
         start = min(component)
         if len(component) == 1 and not graph.has_edge(start, start):

@@ -12,14 +12,32 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from catalyst import provider_models
 from catalyst.config_types import Message, NodeConfig, SecretRef, secret_field
 from catalyst.diagnostics import Diagnostic, json_pointer
 from catalyst.provider_models import CHAT_PROVIDER_NAMES
-from catalyst.registry import NodeCheckContext, NodeType, Port, RuntimePart
-from catalyst.shapes import INTEGER, NUMBER, STRING, Schema, array, closed, nullable
+from catalyst.registry import (
+    ImpliedEdge,
+    NodeCheckContext,
+    NodeType,
+    Port,
+    RuntimePart,
+    ShapeContext,
+)
+from catalyst.shapes import INTEGER, NUMBER, OPEN, STRING, Schema, array, closed, nullable
 
 ChatProviderName = Literal[
     "groq", "openai", "anthropic", "together", "fireworks", "openrouter", "deepinfra", "ollama",
@@ -45,6 +63,11 @@ def completion_output(usage: Schema = USAGE, **extra: Schema) -> Schema:
             "latency_ms": NUMBER,
             # Present only when a fallback model answered.
             "fallbacks": FALLBACKS,
+            # Present only when the model returned its reasoning.
+            "reasoning": STRING,
+            # Present only when the model called tools: each call and its result.
+            "tool_calls": array(closed({"name": STRING, "arguments": OPEN, "result": OPEN,
+                                        "error": STRING})),
             **extra,
         },
         description="The reply: `content` is its text.",
@@ -97,6 +120,74 @@ def default_key(provider_name: str) -> SecretRef | None:
     return SecretRef(env=found.key_env)
 
 
+class JsonSchemaSpec(BaseModel):
+    """`response_format.json_schema`: the shape the reply must have."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field("reply", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Its name.")
+    description: str | None = Field(None, description="What the reply is.")
+    shape: dict[str, Any] = Field(
+        validation_alias=AliasChoices("schema", "shape"),
+        description="A JSON Schema (draft 2020-12) for the reply.",
+    )
+    strict: bool = Field(True, description="Ask the model to follow it exactly.")
+
+    @field_validator("shape")
+    @classmethod
+    def _valid_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return checked_schema(value)
+
+    @model_serializer
+    def _wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"name": self.name, "schema": self.shape, "strict": self.strict}
+        if self.description is not None:
+            wire["description"] = self.description
+        return wire
+
+
+def checked_schema(value: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema checked against the draft 2020-12 meta-schema (never evaluated)."""
+    try:
+        Draft202012Validator.check_schema(value)
+    except SchemaError as exc:
+        where = "/".join(str(part) for part in exc.path)
+        raise PydanticCustomError(
+            "json_schema", "not a valid JSON Schema{where}: {reason}",
+            {"where": f" at {where}" if where else "", "reason": exc.message},
+        ) from None
+    return value
+
+
+class ResponseFormat(BaseModel):
+    """What the reply is: text, any JSON object, or JSON of a given schema."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    type: Literal["text", "json_object", "json_schema"] = Field(description="The kind.")
+    json_schema: JsonSchemaSpec | None = Field(
+        None, description="For json_schema: the schema (and its name, strict)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthands(cls, value: Any) -> Any:
+        # "json_object", and {"type": "json_schema", "schema": {…}} for short.
+        if isinstance(value, str):
+            return {"type": value}
+        if isinstance(value, dict) and "schema" in value and "json_schema" not in value:
+            rest = {k: v for k, v in value.items() if k not in ("schema", "name", "strict")}
+            spec = {k: value[k] for k in ("schema", "name", "strict") if k in value}
+            return {**rest, "json_schema": spec}
+        return value
+
+    @model_validator(mode="after")
+    def _schema_when_needed(self) -> ResponseFormat:
+        if (self.type == "json_schema") != (self.json_schema is not None):
+            raise ValueError("json_schema goes with type json_schema, and only with it")
+        return self
+
+
 class ChatSettings(NodeConfig):
     """What every chat node sends and how it paces itself, whatever the model."""
 
@@ -128,6 +219,31 @@ class ChatSettings(NodeConfig):
         None, max_length=4, description="Up to four stop sequences."
     )
     stream: bool = Field(False, description="Stream tokens to listeners as they arrive.")
+    response_format: ResponseFormat | None = Field(
+        None,
+        validation_alias=AliasChoices("response_format", "responseFormat"),
+        description='"json_object", or {"type": "json_schema", "json_schema": {"name", '
+        '"schema", "strict"}}: the output is then the parsed object (checked against the '
+        "schema; one retry with the error, then the node fails).",
+    )
+    reasoning_effort: str | None = Field(
+        None,
+        validation_alias=AliasChoices("reasoning_effort", "reasoningEffort"),
+        description="How hard a reasoning model thinks (per model: gpt-oss low/medium/high; "
+        "qwen none/default/…; gpt-5 none…xhigh).",
+    )
+    reasoning_format: Literal["hidden", "raw", "parsed"] | None = Field(
+        None,
+        validation_alias=AliasChoices("reasoning_format", "reasoningFormat"),
+        description="Groq: the reasoning hidden, raw in the content, or parsed into the "
+        "output's `reasoning`. Not with include_reasoning.",
+    )
+    include_reasoning: bool | None = Field(
+        None,
+        validation_alias=AliasChoices("include_reasoning", "includeReasoning"),
+        description="Groq: return the reasoning as the output's `reasoning`. Not with "
+        "reasoning_format.",
+    )
     circuit_breaker: CircuitBreakerConfig = Field(
         default_factory=CircuitBreakerConfig,
         validation_alias=AliasChoices("circuit_breaker", "circuitBreaker"),
@@ -145,8 +261,67 @@ class ChatSettings(NodeConfig):
     )
 
 
+class ToolDefinition(BaseModel):
+    """A tool the model may call, and the node that carries the call out."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The name the model calls.")
+    description: str = Field("", description="What it does, for the model.")
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="Its arguments as a JSON Schema object; each call is checked against it "
+        "before the tool runs.",
+    )
+    node: str = Field(
+        min_length=1,
+        description="Id of the node that runs the call: its config reads the arguments as "
+        "{{ tool.args.<name> }} and they arrive on its input; its output goes back to the "
+        "model. (The edge from this node's `tools` handle to it may be drawn or left out.)",
+    )
+
+    @field_validator("parameters")
+    @classmethod
+    def _object_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        checked_schema(value)
+        if value.get("type") != "object":
+            raise PydanticCustomError(
+                "tool_parameters", 'a tool\'s parameters are a JSON Schema with "type": "object"'
+            )
+        return value
+
+
+class ToolChoice(BaseModel):
+    """One tool the model must call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="The tool's name.")
+
+
 class ChatConfig(ChatSettings):
     """A chat completion node: one model, and the models to fall back to."""
+
+    tools: list[ToolDefinition] = Field(
+        default_factory=list,
+        max_length=128,
+        description="Tools the model may call; each is carried out by a node of the workflow.",
+    )
+    tool_choice: Literal["auto", "none", "required"] | ToolChoice | None = Field(
+        None,
+        validation_alias=AliasChoices("tool_choice", "toolChoice"),
+        description='auto, none, required, or {"name": …} for one tool.',
+    )
+    parallel_tool_calls: bool | None = Field(
+        None,
+        validation_alias=AliasChoices("parallel_tool_calls", "parallelToolCalls"),
+        description="Whether the model may ask for several calls at once (they run together).",
+    )
+    max_iterations: int = Field(
+        5, ge=1, le=50,
+        validation_alias=AliasChoices("max_iterations", "maxIterations"),
+        description="Rounds of tool calls before the node gives up without a final answer.",
+    )
 
     model: str = Field(description="Model id.")
     fallback_models: list[str | FallbackModel] = Field(
@@ -215,6 +390,50 @@ def missing_prompt(config: ChatSettings, context: NodeCheckContext) -> list[Diag
     ]
 
 
+def capability_problems(
+    provider: str, model_id: str, config: ChatSettings, context: NodeCheckContext
+) -> list[Diagnostic]:
+    """Reasoning and response-format settings the model takes (the table says)."""
+    problems: list[Diagnostic] = []
+
+    def problem(field: str, message: str, hint: str) -> None:
+        problems.append(Diagnostic(code="unsupported-setting", node_id=context.node_id,
+                                   path=context.pointer(field), message=message, hint=hint))
+
+    if config.reasoning_format is not None and config.include_reasoning is not None:
+        problem("include_reasoning", "reasoning_format and include_reasoning go together on "
+                "no model", "keep one: include_reasoning: true, or reasoning_format: parsed")
+    model = provider_models.chat_model(provider, model_id)
+    if provider == "anthropic":
+        for name in ("response_format", "reasoning_effort", "reasoning_format",
+                     "include_reasoning"):
+            if getattr(config, name) is not None:
+                problem(name, f"{name} is not supported on Anthropic models here",
+                        "use a Groq or OpenAI model for it, or remove it")
+        return problems
+    if model is None:
+        return problems  # an unknown or templated model: the API will say
+    effort = config.reasoning_effort
+    if effort is not None and "{{" not in effort and effort not in model.reasoning_efforts:
+        problem("reasoning_effort",
+                f"{model_id} takes no reasoning_effort {effort!r}",
+                f"use one of {', '.join(model.reasoning_efforts)}" if model.reasoning_efforts
+                else f"{model_id} does not reason: remove it")
+    if config.reasoning_format is not None and not model.reasoning_format:
+        problem("reasoning_format", f"{model_id} takes no reasoning_format",
+                "use include_reasoning: true" if model.include_reasoning
+                else "remove it: the model does not return its reasoning")
+    if config.include_reasoning is not None and not model.include_reasoning:
+        problem("include_reasoning", f"{model_id} takes no include_reasoning",
+                "remove it: the model does not return its reasoning")
+    fmt = config.response_format
+    if fmt is not None and fmt.type == "json_schema" and not model.json_schema:
+        with_schema = [m.id for m in provider_models.chat_models_of(provider) if m.json_schema]
+        problem("response_format", f"{model_id} does not take a json_schema response format",
+                "use json_object, or a model that does: " + ", ".join(with_schema))
+    return problems
+
+
 def chat_check(
     provider_of: Callable[[Any], str],
 ) -> Callable[[Any, NodeCheckContext], Sequence[Diagnostic]]:
@@ -246,10 +465,54 @@ def chat_check(
                     hint=f"use at most {limit}",
                 )
             )
+        problems += capability_problems(provider, config.model, config, context)
+        problems += tool_problems(provider, config, context)
         problems += missing_prompt(config, context)
         return problems
 
     return check
+
+
+def tool_problems(provider: str, config: ChatConfig, context: NodeCheckContext) -> list[Diagnostic]:
+    """Tools: unique names, a tool_choice that names one, models that take them,
+    and (with tools or a JSON reply) fallbacks on OpenAI's wire as well."""
+    problems: list[Diagnostic] = []
+
+    def problem(field: str, code: str, message: str, hint: str, suffix: str = "") -> None:
+        problems.append(Diagnostic(code=code, node_id=context.node_id,
+                                   path=context.pointer(field) + suffix, message=message,
+                                   hint=hint))
+
+    names = [tool.name for tool in config.tools]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            problem("tools", "duplicate-tool", f"two tools are named {name!r}",
+                    "give each tool its own name", json_pointer(index, "name"))
+    choice = config.tool_choice
+    if choice is not None and not config.tools:
+        problem("tool_choice", "unsupported-setting", "tool_choice without tools",
+                "define tools, or remove tool_choice")
+    elif isinstance(choice, ToolChoice) and choice.name not in names:
+        problem("tool_choice", "unknown-tool", f"tool_choice names no tool {choice.name!r}",
+                f"tools: {', '.join(names)}")
+    needs_wire = bool(config.tools) or (
+        config.response_format is not None and config.response_format.type != "text")
+    if config.tools:
+        if provider == "anthropic":
+            problem("tools", "unsupported-setting", "tools are not supported on Anthropic "
+                    "models here", "use a Groq or OpenAI(-compatible) model for a tool agent")
+        model = provider_models.chat_model(provider, config.model)
+        if model is not None and not model.tools:
+            with_tools = [m.id for m in provider_models.chat_models_of(provider) if m.tools]
+            problem("tools", "unsupported-setting", f"{config.model} does not call tools",
+                    "use one of " + ", ".join(with_tools))
+    if needs_wire:
+        for index, fallback in enumerate(config.fallback_models):
+            if isinstance(fallback, FallbackModel) and fallback.provider == "anthropic":
+                problem("fallback_models", "unsupported-setting",
+                        "a fallback to Anthropic cannot carry tools or a JSON reply format",
+                        "fall back to a Groq or OpenAI(-compatible) model", json_pointer(index))
+    return problems
 
 
 # Which runtime part speaks to each provider: its SDK's adapter.
@@ -271,6 +534,9 @@ def chat_parts(own_provider: Callable[[Mapping[str, Any]], str]) -> Callable[
 
     def parts(config: Mapping[str, Any]) -> Sequence[str]:
         names = [provider_part(own_provider(config))]
+        fmt = config.get("response_format") or {}
+        if config.get("tools") or fmt.get("type") == "json_schema":
+            names.append("json-schema")
         for fallback in config.get("fallback_models") or ():
             if isinstance(fallback, Mapping):
                 names.append(provider_part(fallback["provider"]))
@@ -305,6 +571,9 @@ def _provider_data(*names: str) -> Callable[[], Mapping[str, Any]]:
 _OPENAI_SDK_HOSTS = tuple(p.name for p in provider_models.PROVIDERS if p.sdk == "openai")
 
 RUNTIME_PARTS = (
+    # Checking tool arguments and json_schema replies (templates/chat.jinja's SCHEMA_CHECK).
+    RuntimePart(name="json-schema", template="json_schema.jinja", needs=("chat",),
+                dependencies=("jsonschema>=4.18,<5",), imports=("import jsonschema",)),
     RuntimePart(
         name="chat",
         template="chat.jinja",
@@ -342,6 +611,25 @@ RUNTIME_PARTS = (
         template_data=_provider_data("anthropic"),
     ),
 )
+
+
+def _tool_edges(config: Any) -> list[ImpliedEdge]:
+    return [ImpliedEdge("tools", tool.node, "tools") for tool in config.tools]
+
+
+def _reply_shape(default: Schema) -> Callable[[ShapeContext], Schema]:
+    """With a JSON reply format the output is the parsed object: its schema's
+    shape (json_schema) or any object (json_object)."""
+
+    def shape(context: ShapeContext) -> Schema:
+        fmt = getattr(context.config, "response_format", None)
+        if fmt is None or fmt.type == "text":
+            return default
+        if fmt.type == "json_schema" and fmt.json_schema is not None:
+            return fmt.json_schema.shape
+        return {"type": "object"}
+
+    return shape
 
 
 def chat_node_type(
@@ -387,10 +675,16 @@ def chat_node_type(
                 "Messages (or text, sent as a user message) placed before `prompt`.",
             ),
         ),
-        outputs=(Port("output", "Text", "text", "The reply text (`content`).", field="content"),),
+        outputs=(
+            Port("output", "Text", "text", "The reply text (`content`).", field="content"),
+            Port("tools", "Tools", "any", "Nodes the model may call as tools (each defined in "
+                 "`tools`); they run during this node, not after it.", calls=True),
+        ),
         supports_streaming=True,
         text_fields=("system_prompt", "prompt"),
         rate_limited=True,
+        implied_edges=_tool_edges,
+        output_shape=_reply_shape(output_schema),
         check=chat_check(provider_of),
         output_description=output_description,
         output_schema=output_schema,

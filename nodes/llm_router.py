@@ -85,6 +85,13 @@ def check(config: LlmRouterConfig, context: NodeCheckContext) -> Sequence[Diagno
     for index, candidate in enumerate(config.models):
         path = context.pointer("models") + json_pointer(index) + "/model"
         problems += model_warnings(candidate.provider, candidate.model, context.node_id, path)
+    if config.response_format is not None:
+        problems.append(Diagnostic(
+            code="unsupported-setting", node_id=context.node_id,
+            path=context.pointer("response_format"),
+            message="llmRouter replies in text; a JSON reply format is not supported here",
+            hint="route to a groqCompletion or openaiCompletion with responseFormat instead",
+        ))
     if config.fallback_model is not None:
         problems += model_warnings(config.fallback_model.provider, config.fallback_model.model,
                                    context.node_id, context.pointer("fallback_model"))

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -151,3 +151,51 @@ def load_script(
     yield load
     for name in loaded:
         sys.modules.pop(name, None)
+
+
+# -- PostgreSQL ---------------------------------------------------------------------
+
+
+def postgres_unavailable(reason: str) -> NoReturn:
+    """Skip a test that needs PostgreSQL, or fail it in CI (CI=true), where every
+    test must run: a missing server must not pass unnoticed."""
+    message = f"needs a local PostgreSQL: {reason}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + " (CI=true: a skip would hide it)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """One throwaway PostgreSQL server on 127.0.0.1 for the whole session
+    (tests/postgres_server.py): started on first use, stopped and deleted at the end."""
+    try:
+        import psycopg  # noqa: F401
+        import psycopg_pool  # noqa: F401
+    except ImportError as exc:
+        postgres_unavailable(f"{exc.name} is not installed (pip install -e '.[test]')")
+    from postgres_server import PostgresServer, PostgresUnavailable
+
+    try:
+        server = PostgresServer()
+    except PostgresUnavailable as exc:
+        postgres_unavailable(str(exc))
+    with server:
+        yield server
+
+
+_DATABASES = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def database(postgres: Any) -> Iterator[str]:
+    """A fresh, empty database for one test: its connection URL (with the
+    password of the `catalyst` role in it)."""
+    import psycopg
+
+    name = f"test_{next(_DATABASES)}"
+    with psycopg.connect(postgres.admin_conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} OWNER catalyst")
+    yield postgres.url(database=name)
+    with psycopg.connect(postgres.admin_conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")

@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 import warnings
+import wave
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -31,6 +32,7 @@ from conftest import EXAMPLES, PROVIDER_VARIABLES, ScriptRun, compile_example, r
 from catalyst.compiler import compile_file
 from catalyst.groq_models import chat_model
 from catalyst.loading import document_shape, read_document, workflow_ids
+from catalyst.local_server.audio import MARKER
 from catalyst.mock_groq import MockGroqServer, MockSettings
 from catalyst.mock_groq.replies import build_completion
 
@@ -142,9 +144,11 @@ COVERED = {
     "cheapest_answer",
     "draft_review",
     "enrich_order",
+    "extract_contact",
     "groq_with_claude_fallback",
     "rag_answer",
     "language_router",
+    "order_agent",
     "morning_digest",
     "research_diamond",
     "resilient_classify",
@@ -154,6 +158,8 @@ COVERED = {
     "support_triage.draft_reply",
     "support_triage.triage",
     "vector_search",
+    "user_lookup",
+    "voice_memo",
 }
 
 
@@ -1022,3 +1028,165 @@ def test_rag_answer_runs_with_no_keys_and_no_servers(tmp_path: Path) -> None:
     result = json.loads(completed.stdout)["outputs"]["result"]
     assert len(result["sources"]) == 3
     assert list(tmp_path.iterdir()) == []  # nothing written where it ran
+# -- user_lookup: PostgreSQL ------------------------------------------------------------
+
+
+def test_user_lookup_against_postgresql(example_script, database: str) -> None:
+    """The example as a user runs it: its connection string from DATABASE_URL, the id from
+    the command line, the row from a real PostgreSQL (the session's, started by conftest)."""
+    import psycopg
+
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE users (id int PRIMARY KEY, name text, email text, "
+                     "created_at timestamptz)")
+        conn.execute("INSERT INTO users VALUES (1, 'Ada', 'ada@example.com', "
+                     "'2024-05-01 09:30:00+00'), (2, 'Grace', NULL, NULL)")
+    script = example_script("user_lookup.json")
+    found = run_script(script, "--input", "userId=1", env={"DATABASE_URL": database})
+    assert_ok(found)
+    assert json.loads(found.stdout) == {"report": {
+        "rows": [{"id": 1, "name": "Ada", "email": "ada@example.com",
+                  "created_at": "2024-05-01T09:30:00+00:00"}],
+        "rowcount": 1,
+        "columns": ["id", "name", "email", "created_at"],
+    }}
+    assert log_lines(found.stderr) == [
+        {"level": "info", "node": "report", "message": "user 1: Ada", "data": {"rowcount": 1}}
+    ]
+    missing = run_script(script, "--input", "userId=3", "--json", env={"DATABASE_URL": database})
+    assert_ok(missing)
+    assert json.loads(missing.stdout)["outputs"]["report"]["rows"] == []
+    assert log_lines(missing.stderr)[0]["message"] == "user 3: not found"
+    for run in (found, missing):
+        assert database.split("@")[0] not in run.stdout + run.stderr  # user:password never shown
+
+
+def test_user_lookup_refuses_a_non_integer_id_before_connecting(example_script) -> None:
+    script = example_script("user_lookup.json")
+    run = run_script(script, "--input", "userId=1; DROP TABLE users",
+                     env={"DATABASE_URL": "postgresql://app:Sup3rSecret@127.0.0.1:1/app"})
+    message = assert_one_line_error(run, 2)
+    assert "userId" in message
+    assert "Sup3rSecret" not in message
+
+
+def test_user_lookup_without_database_url(example_script, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    run = run_script(example_script("user_lookup.json"), "--input", "userId=1")
+    assert "DATABASE_URL" in assert_one_line_error(run, 2)
+
+
+# -- order_agent: a Groq model calling two tool nodes ---------------------------------------
+
+
+def test_order_agent_calls_its_tools_in_parallel_and_answers(
+    example_script, groq_server: MockGroqServer
+) -> None:
+    question = ('Where is order 7 and when will it arrive? [call lookup_order {"order_id": 7}] '
+                '[call delivery_estimate {"carrier": "UPS"}]')
+    run = run_script(example_script("order_agent.json"), "--input", f"question={question}",
+                     "--json", server=groq_server)
+
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    calls = result["nodes"]["agent"]["tool_calls"]
+    assert calls == [
+        {"name": "lookup_order", "arguments": {"order_id": 7},
+         "result": {"order_id": 7, "status": "shipped", "carrier": "UPS"}},
+        {"name": "delivery_estimate", "arguments": {"carrier": "UPS"},
+         "result": {"carrier": "UPS", "days": 2}},
+    ]
+    first, second = groq_server.chat_requests()
+    assert [tool["function"]["name"] for tool in first.body["tools"]] == [
+        "lookup_order", "delivery_estimate"]
+    assert first.body["parallel_tool_calls"] is True
+    assert [m["role"] for m in second.body["messages"]] == [
+        "system", "user", "assistant", "tool", "tool"]
+    (logged,) = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
+    # The answer (the local server quotes the tool results back).
+    assert 'lookup_order: {"order_id": 7, "status": "shipped"' in logged["message"]
+
+
+def test_order_agent_refuses_a_carrier_its_tool_does_not_know(
+    example_script, groq_server: MockGroqServer
+) -> None:
+    question = ('When? [call delivery_estimate {"carrier": "FedEx"}] [then] '
+                '[call delivery_estimate {"carrier": "Pigeon"}]')
+    run = run_script(example_script("order_agent.json"), "--input", f"question={question}",
+                     server=groq_server)
+
+    assert run.returncode == 1
+    assert "the model called 'delivery_estimate' wrongly again" in run.stderr
+    assert "'Pigeon' is not one of ['UPS', 'DHL', 'Post']" in run.stderr
+
+
+# -- extract_contact: a json_schema reply ------------------------------------------------------
+
+
+def test_extract_contact_output_is_the_schemas_object(
+    example_script, groq_server: MockGroqServer
+) -> None:
+    run = run_script(example_script("extract_contact.json"), "--input",
+                     "text=Hi, Ann here (ann@example.com), the invoice is wrong.", "--json",
+                     server=groq_server)
+
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    # The local server answers with the smallest object the schema allows.
+    assert result["outputs"]["record"] == {"to": "mock <mock>", "queue": "billing"}
+    (request,) = groq_server.chat_requests()
+    assert request.body["response_format"]["json_schema"]["name"] == "contact"
+    assert result["nodes"]["extract"]["usage"]["total_tokens"] > 0
+
+
+# -- voice_memo: transcribe, summarise, speak ----------------------------------------------------
+
+
+def test_voice_memo_transcribes_summarises_and_speaks(
+    example_script, groq_server: MockGroqServer, tmp_path: Path
+) -> None:
+    said = "The garden needs water. Buy seeds on Friday."
+    memo, out = tmp_path / "memo.wav", tmp_path / "summary.wav"
+    with wave.open(str(memo), "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(16_000)
+        # The local server transcribes the text behind its marker (local_server/audio.py).
+        writer.writeframes((MARKER + said.encode() + b"\x00").ljust(3 * 16_000 * 2, b"\x00"))
+
+    run = run_script(example_script("voice_memo.json"), "--input", f"audio={memo}",
+                     "--input", f"out={out}", "--json", server=groq_server)
+
+    assert_ok(run)
+    result = json.loads(run.stdout)
+    output = result["outputs"]["result"]
+    summary = REPLY + said
+    assert output["transcript"] == said and output["memo_seconds"] == 3.0
+    assert output["summary"] == summary
+    (chat,) = groq_server.chat_requests()
+    assert chat.body == {
+        "model": "openai/gpt-oss-20b",
+        "messages": [
+            {"role": "system", "content": "Summarise the voice memo you are given in at most "
+             "two short sentences, for reading aloud."},
+            {"role": "user", "content": said},
+        ],
+        "temperature": 0.2,
+        "max_completion_tokens": 300,
+    }
+    transcription, *speech = groq_server.audio_requests()
+    assert transcription.path == "/openai/v1/audio/transcriptions"
+    assert transcription.body == {"model": "whisper-large-v3-turbo", "language": "en",
+                                  "response_format": "verbose_json",
+                                  "file": {"filename": "memo.wav",
+                                           "bytes": memo.stat().st_size}}
+    assert [request.body["voice"] for request in speech] == ["hannah"] * len(speech)
+    spoken = re.findall(re.escape(MARKER) + rb"(.*?)\x00", out.read_bytes(), re.DOTALL)
+    assert b" ".join(spoken).decode() == summary
+    audio = output["audio"]
+    with wave.open(str(out)) as reader:
+        assert audio["duration_s"] == round(reader.getnframes() / reader.getframerate(), 3)
+    assert audio["path"] == str(out) and audio["characters"] == len(summary)
+    assert audio["cost_usd"] == round(len(summary) * 22 / 1e6, 8)
+    assert {node: stats["status"] for node, stats in result["nodes"].items()} == {
+        "transcribe": "ok", "summarise": "ok", "speak": "ok", "result": "ok"}

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from jinja2 import nodes as jinja_nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from catalyst.expressions import (
+    Piece,
     Reference,
     analyse,
     as_expression,
     is_template,
     single_expression,
+    split_expressions,
     template_strings,
 )
 
@@ -164,3 +170,37 @@ def test_template_strings_yields_paths_of_templates_only() -> None:
 def test_template_strings_of_a_plain_string() -> None:
     assert list(template_strings("{{ a }}")) == [((), "{{ a }}")]
     assert list(template_strings("a")) == []
+
+
+# -- split_expressions: where each {{ … }} starts and ends, as Jinja's lexer sees it ----------
+
+_TEXT = st.text(alphabet="ab '\"%{}()$-\\\n", max_size=8).filter(
+    lambda text: "{{" not in text and "{%" not in text and "{#" not in text
+    and not text.endswith("{"))
+_EXPRESSION = st.sampled_from([
+    "x", " input.a ", "'}}'", '"a\\"}}"', "{'k': 1}['k']", "[1, 2][0]", "(1 + 2)",
+    " {'a': {'b': '}}'}} ", "'{{'", "f(')')",
+])
+
+
+@given(st.lists(st.tuples(_TEXT, _EXPRESSION), max_size=4), _TEXT)
+def test_split_expressions_agrees_with_jinja(parts: list[tuple[str, str]], tail: str) -> None:
+    source = "".join(text + "{{" + expression + "}}" for text, expression in parts) + tail
+    pieces = split_expressions(source)
+    assert pieces is not None
+    assert [p.source for p in pieces if p.kind == "expression"] == [e for _, e in parts]
+    assert "".join(p.source if p.kind == "text" else "{{" + p.source + "}}"
+                   for p in pieces) == source
+    (output,) = ImmutableSandboxedEnvironment(keep_trailing_newline=True).parse(source).body \
+        if parts else (jinja_nodes.Output([]),)
+    expressions_in_jinja = [n for n in output.nodes if not isinstance(n, jinja_nodes.TemplateData)]
+    assert len(expressions_in_jinja) == len(parts)
+
+
+def test_split_expressions_edges() -> None:
+    assert split_expressions("a {{- x -}} b {{+ y }}") == [
+        Piece("text", "a "), Piece("expression", " x "), Piece("text", " b "),
+        Piece("expression", " y ")]
+    assert split_expressions("{{ x") is None
+    assert split_expressions("{{ 'unclosed }}") is None
+    assert split_expressions("") == []

@@ -35,7 +35,13 @@ class Exchange:
         self.api_key = handler.headers.get("x-api-key")
         self.body: Any = None
         self.body_error: str | None = None
-        if raw_body:
+        # The bytes as they came: a multipart upload is not JSON; its protocol
+        # parses it (and sets `body` to what is worth recording).
+        self.raw_body = raw_body
+        self.content_type = handler.headers.get("content-type")
+        if raw_body and (self.content_type or "").lower().startswith("multipart/"):
+            self.body_error = "a multipart body is not JSON"
+        elif raw_body:
             try:
                 self.body = json.loads(raw_body)
             except ValueError as error:

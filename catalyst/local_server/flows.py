@@ -31,19 +31,19 @@ def run_chat(responder: Responder, wire: ChatWire) -> None:
 
 def run_embeddings(responder: Responder, wire: EmbeddingWire) -> None:
     state, settings = responder.state, responder.settings
-    body = _json_body(responder)
+    body = json_body(responder)
     if body is None:
         return
     checked = wire.validate_embeddings(body)
     if isinstance(checked, ApiError):
-        _refuse_invalid(responder, checked)
+        refuse_invalid(responder, checked)
         return
     state.enter_chat(settings.hold_until_in_flight)
     try:
         admission = state.admit_chat(
             checked.model_id, checked.tokens, settings, wire.server_statuses
         )
-        if _refused(responder, admission, checked.model_id):
+        if answer_refusal(responder, admission, checked.model_id):
             return
         vectors = [embed(text, checked.dimensions) for text in checked.texts]
         responder.pause(settings.latency_ms / 1000)
@@ -53,7 +53,7 @@ def run_embeddings(responder: Responder, wire: EmbeddingWire) -> None:
         state.leave_chat()
 
 
-def _json_body(responder: Responder) -> object | None:
+def json_body(responder: Responder) -> object | None:
     exchange = responder.exchange
     if exchange.body_error is not None or exchange.body is None:
         problem = invalid_request(
@@ -65,7 +65,7 @@ def _json_body(responder: Responder) -> object | None:
     return body
 
 
-def _refuse_invalid(responder: Responder, error: ApiError) -> None:
+def refuse_invalid(responder: Responder, error: ApiError) -> None:
     body = responder.exchange.body
     model_id = body.get("model") if isinstance(body, dict) else None
     headers = error.headers
@@ -80,7 +80,7 @@ def _refuse_invalid(responder: Responder, error: ApiError) -> None:
     responder.send_error(error, model_id, extra_headers=headers)
 
 
-def _refused(responder: Responder, admission: Admission, model_id: str) -> bool:
+def answer_refusal(responder: Responder, admission: Admission, model_id: str) -> bool:
     """Answer a refused request (dropped socket or error); False when it may go on."""
     if isinstance(admission.refusal, DropConnection):
         responder.drop()
@@ -97,18 +97,18 @@ def _refused(responder: Responder, admission: Admission, model_id: str) -> bool:
 
 def _chat(responder: Responder, wire: ChatWire) -> None:
     state, settings = responder.state, responder.settings
-    body = _json_body(responder)
+    body = json_body(responder)
     if body is None:
         return
     checked = wire.validate_chat(body, settings)
     if isinstance(checked, ApiError):
-        _refuse_invalid(responder, checked)
+        refuse_invalid(responder, checked)
         return
     completion = build_completion(checked.reply_input, settings)
     admission = state.admit_chat(
         checked.model_id, completion.total_tokens, settings, wire.server_statuses
     )
-    if _refused(responder, admission, checked.model_id):
+    if answer_refusal(responder, admission, checked.model_id):
         return
     ids = CompletionIds(
         f"{wire.completion_prefix}{admission.completion_number}",

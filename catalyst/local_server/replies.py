@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from catalyst.local_server import scripted
 from catalyst.local_server.settings import MockSettings
 
 TOKENS_PER_MESSAGE = 4
@@ -92,6 +93,9 @@ class Completion:
     prompt_tokens: int
     # The stop sequence that cut the reply, for Anthropic's `stop_sequence`.
     stop_sequence: str | None = None
+    # Tool calls asked for instead of text (OpenAI's wire shape), and reasoning.
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    reasoning: str | None = None
 
     @property
     def text(self) -> str:
@@ -125,10 +129,23 @@ def stop_sequences(body: dict[str, Any]) -> list[str]:
 
 
 def build_completion(body: dict[str, Any], settings: MockSettings) -> Completion:
-    """Apply the configured reply, then `stop`, then the completion-token limit."""
+    """Apply the configured reply, then `stop`, then the completion-token limit.
+    Tool calls, JSON replies and reasoning as the prompt asks (scripted.py)."""
+    messages = body.get("messages")
+    prompt = prompt_tokens(messages) if isinstance(messages, list) else 0
+    calls = scripted.scripted_tool_calls(body, str(prompt))
+    if calls:
+        return Completion((), "tool_calls", prompt, tool_calls=tuple(calls))
+    reasoning = None
     reply = settings.reply
     if reply is None:
         text = default_reply(body)
+        if isinstance(messages, list):
+            last, _index = scripted.last_user_text(messages)
+            quoted = " ".join(scripted.strip_directives(last).split())[:QUOTED_USER_CHARS]
+            text = DEFAULT_REPLY_PREFIX + quoted + scripted.tool_results(messages)
+            text = scripted.json_reply(body, text) or text
+            reasoning, text = scripted.reasoning_for(body, text)
     elif isinstance(reply, str):
         text = reply
     else:
@@ -145,6 +162,4 @@ def build_completion(body: dict[str, Any], settings: MockSettings) -> Completion
         tokens = tokens[:limit]
         finish_reason = "length"
         matched = None
-    messages = body.get("messages")
-    prompt = prompt_tokens(messages) if isinstance(messages, list) else 0
-    return Completion(tuple(tokens), finish_reason, prompt, matched)
+    return Completion(tuple(tokens), finish_reason, prompt, matched, reasoning=reasoning)

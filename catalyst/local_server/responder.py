@@ -75,12 +75,23 @@ class Responder:
             model_id=model_id if isinstance(model_id, str) else None,
         )
 
+    def send_bytes(
+        self, status: int, data: bytes, content_type: str, headers: dict[str, str]
+    ) -> None:
+        """A non-JSON answer (audio, plain text) with the headers given."""
+        all_headers = dict(headers)
+        if self.wire.request_id_header not in all_headers:
+            all_headers[self.wire.request_id_header] = self.state.next_request_id()
+        self._write(status, data, content_type, all_headers)
+
     def _write_json(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
-        data = json.dumps(body).encode()
+        self._write(status, json.dumps(body).encode(), "application/json", headers)
+
+    def _write(self, status: int, data: bytes, content_type: str, headers: dict[str, str]) -> None:
         self.state.record(self.exchange.recorded_as(status))
         handler = self.handler
         handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             handler.send_header(name, value)

@@ -219,9 +219,15 @@ class LocalServer:
     def embedding_requests(self) -> list[RecordedRequest]:
         return [request for request in self._state.records() if request.is_embedding]
 
+    def audio_requests(self) -> list[RecordedRequest]:
+        """Transcription, translation and speech requests, in arrival order (a
+        multipart upload is recorded as its form fields, the file as its name and size)."""
+        return [request for request in self._state.records() if request.is_audio]
+
     @property
     def max_in_flight(self) -> int:
-        """The most chat or embeddings requests handled at once since the start (or reset)."""
+        """The most chat, embeddings or audio requests handled at once since the start
+        (or reset)."""
         with self._state.lock:
             return self._state.max_in_flight
 

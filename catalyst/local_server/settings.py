@@ -51,6 +51,9 @@ class MockSettings:
     rpm_limit: int | None = None
     tpm_limit: int | None = None
     fail_models: Mapping[str, ForcedError] = field(default_factory=dict)
+    # Bytes an audio upload may have before the answer is 413: Groq's 100 MB
+    # (set 25_000_000 to play the free tier).
+    max_audio_bytes: int = 100_000_000
 
     def __post_init__(self) -> None:
         # A typo such as rate_limit_share=30 (meaning 30 %) would otherwise fail
@@ -79,6 +82,8 @@ class MockSettings:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1 (use None for no limit)")
+        if self.max_audio_bytes < 1:
+            raise ValueError("max_audio_bytes must be at least 1")
         for model_id, forced in self.fail_models.items():
             status = forced[0]
             if not 400 <= status <= 599:
@@ -107,6 +112,11 @@ class RecordedRequest:
     def is_embedding(self) -> bool:
         return self.method == "POST" and self.path in EMBEDDING_PATHS
 
+    @property
+    def is_audio(self) -> bool:
+        """A transcription, translation or speech request."""
+        return self.method == "POST" and self.path in AUDIO_PATHS
+
 
 CHAT_PATH = "/openai/v1/chat/completions"
 MODELS_PATH = "/openai/v1/models"
@@ -121,3 +131,7 @@ CHAT_PATHS = frozenset({CHAT_PATH, OPENAI_CHAT_PATH, ANTHROPIC_MESSAGES_PATH,
                         COMPATIBLE_PREFIX + OPENAI_CHAT_PATH})
 EMBEDDING_PATHS = frozenset({OPENAI_EMBEDDINGS_PATH, VOYAGE_EMBEDDINGS_PATH,
                              COMPATIBLE_PREFIX + OPENAI_EMBEDDINGS_PATH})
+TRANSCRIPTIONS_PATH = "/openai/v1/audio/transcriptions"
+TRANSLATIONS_PATH = "/openai/v1/audio/translations"
+SPEECH_PATH = "/openai/v1/audio/speech"
+AUDIO_PATHS = frozenset({TRANSCRIPTIONS_PATH, TRANSLATIONS_PATH, SPEECH_PATH})

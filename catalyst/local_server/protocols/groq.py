@@ -2,7 +2,9 @@
 
 Paths: `POST /openai/v1/chat/completions` (JSON or data-only SSE ending
 `data: [DONE]`, usage in `x_groq` and top-level `usage` on the last chunk),
-`GET /openai/v1/models`, `GET /openai/v1/models/{id}`. Errors are
+`GET /openai/v1/models`, `GET /openai/v1/models/{id}`, and the audio
+endpoints (`/openai/v1/audio/transcriptions`, `/translations`, `/speech`:
+protocols/groq_audio.py). Errors are
 `{"error": {"message", "type", "code"?, "param"?}}`; `x-ratelimit-*` and
 `x-request-id` headers on every answer.
 """
@@ -17,18 +19,28 @@ from catalyst.local_server.errors import ApiError, invalid_request, model_not_fo
 from catalyst.local_server.flows import run_chat
 from catalyst.local_server.protocol import ChatRequest, ChatWire, CompletionIds
 from catalyst.local_server.protocols.chat_checks import ChatRules, check_chat
+from catalyst.local_server.protocols.groq_audio import run_speech, run_transcription
 from catalyst.local_server.protocols.openai_shapes import (
     CREATED,
     SYSTEM_FINGERPRINT,
+    assistant_message,
     chunk,
     error_body,
     sse_data,
     sse_error,
+    tool_call_deltas,
     unknown_url,
 )
 from catalyst.local_server.replies import Completion
 from catalyst.local_server.responder import Responder
-from catalyst.local_server.settings import CHAT_PATH, MODELS_PATH, MockSettings
+from catalyst.local_server.settings import (
+    CHAT_PATH,
+    MODELS_PATH,
+    SPEECH_PATH,
+    TRANSCRIPTIONS_PATH,
+    TRANSLATIONS_PATH,
+    MockSettings,
+)
 
 SERVICE_TIER = "on_demand"
 # Prompt processing is far faster than generation on Groq; the exact figure
@@ -65,6 +77,10 @@ class GroqWire(ChatWire):
         method, path = responder.exchange.method, responder.exchange.path
         if method == "POST" and path == CHAT_PATH:
             run_chat(responder, self)
+        elif method == "POST" and path in (TRANSCRIPTIONS_PATH, TRANSLATIONS_PATH):
+            run_transcription(responder, translate=path == TRANSLATIONS_PATH)
+        elif method == "POST" and path == SPEECH_PATH:
+            run_speech(responder)
         elif method == "GET" and path == MODELS_PATH:
             responder.send_json(200, models_list_body())
         elif method == "GET" and path.startswith(MODELS_PATH + "/"):
@@ -108,7 +124,7 @@ class GroqWire(ChatWire):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": completion.text},
+                    "message": assistant_message(completion),
                     "logprobs": None,
                     "finish_reason": completion.finish_reason,
                 }
@@ -124,7 +140,10 @@ class GroqWire(ChatWire):
     ) -> list[bytes]:
         first = chunk(ids, {"role": "assistant", "content": ""}, None)
         first["x_groq"] = {"id": ids.request_id}
-        return [sse_data(first)]
+        events = [sse_data(first)]
+        if completion.reasoning is not None:
+            events.append(sse_data(chunk(ids, {"reasoning": completion.reasoning}, None)))
+        return events
 
     def stream_token(self, ids: CompletionIds, request: ChatRequest, token: str) -> bytes:
         return sse_data(chunk(ids, {"content": token}, None))
@@ -137,10 +156,11 @@ class GroqWire(ChatWire):
         settings: MockSettings,
     ) -> list[bytes]:
         usage = _usage(request, completion, settings)
+        calls = [sse_data(chunk(ids, delta, None)) for delta in tool_call_deltas(completion)]
         last = chunk(ids, {}, completion.finish_reason)
         last["x_groq"] = {"id": ids.request_id, "usage": usage}
         last["usage"] = usage
-        return [sse_data(last), sse_data("[DONE]")]
+        return [*calls, sse_data(last), sse_data("[DONE]")]
 
     def stream_error(self, error: ApiError) -> bytes:
         return sse_error(error_body(error))

@@ -38,10 +38,12 @@ from catalyst.local_server.protocols.openai_embeddings import (
 from catalyst.local_server.protocols.openai_shapes import (
     CREATED,
     SYSTEM_FINGERPRINT,
+    assistant_message,
     chunk,
     error_body,
     sse_data,
     sse_error,
+    tool_call_deltas,
     unknown_url,
 )
 from catalyst.local_server.replies import Completion
@@ -130,12 +132,7 @@ class OpenAIWire(ChatWire, EmbeddingWire):
         completion: Completion,
         settings: MockSettings,
     ) -> dict[str, Any]:
-        message: dict[str, Any] = {
-            "role": "assistant",
-            "content": completion.text,
-            "refusal": None,
-            "annotations": [],
-        }
+        message = assistant_message(completion, refusal=None, annotations=[])
         return {
             "id": ids.completion_id,
             "object": "chat.completion",
@@ -170,7 +167,9 @@ class OpenAIWire(ChatWire, EmbeddingWire):
         completion: Completion,
         settings: MockSettings,
     ) -> list[bytes]:
-        events = [sse_data(_chunk(ids, request, {}, completion.finish_reason))]
+        events = [sse_data(_chunk(ids, request, delta, None))
+                  for delta in tool_call_deltas(completion)]
+        events.append(sse_data(_chunk(ids, request, {}, completion.finish_reason)))
         if _include_usage(request):
             last = chunk(ids, {}, None)
             last["choices"] = []

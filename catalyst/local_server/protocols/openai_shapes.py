@@ -7,6 +7,7 @@ from typing import Any
 
 from catalyst.local_server.errors import ApiError
 from catalyst.local_server.protocol import CompletionIds
+from catalyst.local_server.replies import Completion
 
 # Fixed rather than time.time(): snapshot tests of generated scripts' output
 # must not change from one run to the next.
@@ -70,3 +71,33 @@ def sse_error(body: dict[str, Any]) -> bytes:
     """`event: error` + `{"error": …}`: both SDKs raise their APIError on the `error` key."""
     data = json.dumps(body, separators=(",", ":"))
     return f"event: error\ndata: {data}\n\n".encode()
+
+
+def assistant_message(completion: Completion, **extra: Any) -> dict[str, Any]:
+    """The reply's message: text, or tool calls (content null), and reasoning."""
+    message: dict[str, Any] = {"role": "assistant",
+                               "content": None if completion.tool_calls else completion.text,
+                               **extra}
+    if completion.tool_calls:
+        message["tool_calls"] = [dict(call) for call in completion.tool_calls]
+    if completion.reasoning is not None:
+        message["reasoning"] = completion.reasoning
+    return message
+
+
+def tool_call_deltas(completion: Completion) -> list[dict[str, Any]]:
+    """Streamed tool calls as the APIs send them: each call's id and name with
+    empty arguments first, then its arguments in fragments, by index."""
+    deltas: list[dict[str, Any]] = []
+    for index, call in enumerate(completion.tool_calls):
+        function = call["function"]
+        deltas.append({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                                       "function": {"name": function["name"],
+                                                    "arguments": ""}}]})
+        arguments = function["arguments"]
+        middle = len(arguments) // 2
+        for piece in (arguments[:middle], arguments[middle:]):
+            if piece:
+                deltas.append({"tool_calls": [{"index": index,
+                                               "function": {"arguments": piece}}]})
+    return deltas

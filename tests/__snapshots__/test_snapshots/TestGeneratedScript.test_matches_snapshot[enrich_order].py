@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import atexit
 import contextlib
+import contextvars
 import functools
 import inspect
 import json
@@ -201,6 +202,9 @@ class Step:
     fallback: Any = None
     # The fan-out branches it belongs to, outer first: (fan-out node, branch head).
     branches: tuple[tuple[str, str], ...] = ()
+    # A tool node: the node whose model calls it. It runs then, once per call
+    # (Run.call_tool), never on its own.
+    tool_of: str | None = None
 
 
 class FanOut:
@@ -247,6 +251,8 @@ class Run:
         resources: dict[Hashable, Any] | None = None,
     ) -> None:
         self.inputs = inputs
+        # Which run of this process it is: the usage log's run id.
+        self.number = _count_run()
         self.outputs: dict[str, Any] = {}
         self.skipped: set[str] = set()
         self.stats: dict[str, dict[str, Any]] = {}
@@ -265,6 +271,11 @@ class Run:
         self._members: dict[tuple[str, str], list[str]] = {}
         # Nodes in a branch that are running now: stopped when their branch fails.
         self._working: dict[str, asyncio.Future[Any]] = {}
+        # Tool nodes by id (called by their node's model, never scheduled).
+        self.tool_steps: dict[str, Step] = {}
+        # What a node reports about its model calls when its output is not
+        # the call's reply (a parsed JSON reply): usage, cost, model.
+        self.reports: dict[str, dict[str, Any]] = {}
 
     def emit(self, event: dict[str, Any]) -> None:
         if self._on_event is not None:
@@ -273,6 +284,8 @@ class Run:
     async def execute(self, steps: tuple[Step, ...], sinks: tuple[str, ...]) -> dict[str, Any]:
         """Run every step, each as soon as what it depends on is done."""
         tasks: dict[str, asyncio.Task[None]] = {}
+        self.tool_steps = {step.id: step for step in steps if step.tool_of is not None}
+        steps = tuple(step for step in steps if step.tool_of is None)
         for step in steps:
             for tag in step.branches:
                 self._members.setdefault(tag, []).append(step.id)
@@ -377,16 +390,48 @@ class Run:
         if step.id in self.waits:
             retries, waited = self.waits[step.id]
             stats.update(rate_limit_retries=retries, rate_limit_wait_s=round(waited, 3))
-        if isinstance(output, dict) and isinstance(output.get("usage"), dict):
+        report = self.reports.pop(step.id, None)
+        if report is None and isinstance(output, dict) and isinstance(output.get("usage"), dict):
+            report = output
+        if report is not None:
             # A model call: what it used, cost and which model answered.
             stats.update(
                 {
-                    key: output[key]
-                    for key in ("usage", "cost_usd", "model", "fallbacks")
-                    if output.get(key) is not None
+                    key: report[key]
+                    for key in ("usage", "cost_usd", "model", "fallbacks", "tool_calls")
+                    if report.get(key) is not None
                 }
             )
         self._finish(step, output, stats)
+
+    async def call_tool(self, node_id: str, call: dict[str, Any]) -> tuple[Any, str | None]:
+        """Run tool node `node_id` for one call of its caller's model
+        ({"id", "name", "args"}): (its output, None), or (None, the error) when
+        it failed after its retries — the model hears of it and may go on. A
+        node's own onError fallback stands in for a failure; a rejected key
+        still stops the run."""
+        step = self.tool_steps[node_id]
+        event = {"node": step.tool_of, "tool": call["name"], "tool_node": node_id, "id": call["id"]}
+        self.emit({"type": "tool_call", **event, "arguments": call["args"]})
+        started = _now()
+        output, error = None, None
+        try:
+            output = await self._attempts(step, {"input": call["args"]}, tool=call)
+        except NodeFailed as failure:
+            if failure.fatal:
+                raise
+            error = str(failure)
+            if step.on_error == "fallback":
+                output, error = step.fallback, None
+        stats = self.stats.setdefault(node_id, {"status": "ok", "calls": 0, "latency_ms": 0.0})
+        stats["calls"] += 1
+        stats["latency_ms"] = round(stats["latency_ms"] + _elapsed_ms(started), 1)
+        if error is not None:
+            stats["status"], stats["error"] = "failed", error
+            self.emit({"type": "tool_result", **event, "error": error})
+        else:
+            self.emit({"type": "tool_result", **event, "result": output})
+        return output, error
 
     def _finish(self, step: Step, output: Any, stats: dict[str, Any]) -> None:
         self.outputs[step.id] = output
@@ -461,13 +506,16 @@ class Run:
             raise WorkflowError(error)
         return None
 
-    async def _attempts(self, step: Step, inputs: dict[str, Any]) -> Any:
+    async def _attempts(
+        self, step: Step, inputs: dict[str, Any], tool: dict[str, Any] | None = None
+    ) -> Any:
         """Call the node; retry timeouts and TransientErrors (`retries` times),
-        rate limits and overload (until the deadline); fail fast on the rest."""
+        rate limits and overload (until the deadline); fail fast on the rest.
+        `tool`: the call it carries out, when it runs as a tool."""
         attempt = slowed = 0
         while True:
             try:
-                run = step.run(NodeContext(self, step), inputs)
+                run = step.run(NodeContext(self, step, tool), inputs)
                 return await asyncio.wait_for(run, step.timeout)
             except RateLimited as exc:
                 pause = min(_backoff(slowed), self.deadline - _now())
@@ -547,12 +595,23 @@ class Run:
 class NodeContext:
     """What a node's code sees: its identity, the run's events and shared clients."""
 
-    def __init__(self, run: Run, step: Step) -> None:
+    def __init__(self, run: Run, step: Step, tool: dict[str, Any] | None = None) -> None:
         self.run = run
         self.node_id = step.id
         self.label = step.label
         self.timeout = step.timeout
         self.retries = step.retries
+        # Running as a tool: the call ({"id", "name", "args"}), `tool` in expressions.
+        self.tool = tool
+
+    def report(self, **stats: Any) -> None:
+        """What the node's model calls used (usage, cost_usd, model…), when its
+        output is not the reply itself."""
+        self.run.reports[self.node_id] = stats
+
+    async def call_tool(self, node_id: str, call: dict[str, Any]) -> tuple[Any, str | None]:
+        """Carry out one tool call of this node's model on tool node `node_id`."""
+        return await self.run.call_tool(node_id, call)
 
     def emit(self, event_type: str, **fields: Any) -> None:
         self.run.emit({"type": event_type, "node": self.node_id, **fields})
@@ -596,6 +655,8 @@ class NodeContext:
             "global": GLOBALS,
             "nodes": {node_id: {"output": out} for node_id, out in self.run.outputs.items()},
         }
+        if self.tool is not None:
+            scope["tool"] = self.tool
         if names_from is None or not isinstance(value.get(names_from), dict):
             config = resolve(value, scope)
         else:
@@ -685,6 +746,147 @@ def _close_at_exit() -> None:
             with contextlib.suppress(Exception):
                 loop.run_until_complete(closer.aclose())
     _LOOP_CLIENTS.clear()
+
+
+# -- usage log (--usage-log) ---------------------------------------------------------
+#
+# One JSON line per provider call when a log is open (USAGE_LOG): every chat
+# attempt (each fallback model tried too), every embeddings request, and whatever
+# other node types report through record_provider_call. Nothing is logged unless
+# asked; prompts, replies and keys never are.
+
+
+class UsageLog:
+    """An append-only JSON-lines file. Each line is one os.write on a descriptor
+    opened with O_APPEND: the kernel appends every write whole, so lines from
+    concurrent calls, threads or processes never mix and none is lost to a crash
+    of this one (no buffer to flush)."""
+
+    def __init__(self, path: str) -> None:
+        # Not through a symlink (O_NOFOLLOW), not into a FIFO or a device: a
+        # hostile path must not make the log write somewhere else.
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        for name in ("O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC"):
+            flags |= getattr(os, name, 0)
+        if os.path.islink(path):
+            raise InputError(f"--usage-log {path} is a symbolic link; give the file itself")
+        try:
+            self.descriptor = os.open(path, flags, 0o644)
+        except OSError as exc:
+            why = "a symbolic link" if os.path.islink(path) else exc.strerror
+            raise InputError(f"cannot write the usage log {path}: {why}") from None
+        if not stat.S_ISREG(os.fstat(self.descriptor).st_mode):
+            os.close(self.descriptor)
+            raise InputError(f"--usage-log {path} is not a regular file")
+
+    def write(self, entry: dict[str, Any]) -> None:
+        data = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode()
+        while data:
+            data = data[os.write(self.descriptor, data) :]
+
+    def close(self) -> None:
+        os.close(self.descriptor)
+
+
+# The open usage log (open_usage_log), or another sink with write(entry); None: off.
+USAGE_LOG: Any = None
+# Set while a batch record runs: its id goes into the usage lines.
+_USAGE_RECORD: contextvars.ContextVar[Any] = contextvars.ContextVar("usage_record")
+# What makes run ids unique: when and in which process this module was loaded.
+_PROCESS_TAG = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}"
+_RUN_COUNT = [0]
+
+
+def _count_run() -> int:
+    _RUN_COUNT[0] += 1
+    return _RUN_COUNT[0]
+
+
+def open_usage_log(path: str) -> None:
+    """Append a line per provider call to `path` from now on (close_usage_log stops)."""
+    global USAGE_LOG
+    close_usage_log()
+    USAGE_LOG = UsageLog(path)
+
+
+def close_usage_log() -> None:
+    global USAGE_LOG
+    log, USAGE_LOG = USAGE_LOG, None
+    if isinstance(log, UsageLog):
+        log.close()
+
+
+def record_provider_call(
+    ctx: NodeContext,
+    *,
+    provider: str,
+    model: str,
+    usage: dict[str, Any] | None = None,
+    latency_ms: float | None = None,
+    cost_usd: float | None = None,
+    error: BaseException | None = None,
+    error_kind: str | None = None,
+) -> None:
+    """Tell the usage log about one provider call as it ends, answered or not
+    (`error`: why not; `error_kind`: the runtime's word for it, e.g. a
+    ChatFailure's kind). Does nothing unless a log is open. Every node type that
+    calls a provider calls this once per request."""
+    if USAGE_LOG is None:
+        return
+    now = time.time()
+    usage = usage or {}
+    tokens_out = usage.get("completion_tokens", usage.get("output_tokens"))
+    tokens_in = usage.get("prompt_tokens", usage.get("input_tokens"))
+    if tokens_in is None and tokens_out is None:
+        tokens_in = usage.get("total_tokens")  # embeddings: input tokens only
+    entry: dict[str, Any] = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+        + f".{int(now % 1 * 1000):03d}Z",
+        "workflow": WORKFLOW["id"],
+        "run": f"{_PROCESS_TAG}-{ctx.run.number}",
+    }
+    record = _USAGE_RECORD.get(None)
+    if record is not None:
+        entry["record"] = record
+    entry.update(
+        node=ctx.node_id,
+        provider=provider,
+        model=model,
+        tokens_in=tokens_in or 0,
+        tokens_out=tokens_out or 0,
+        latency_ms=latency_ms,
+        cost_usd=cost_usd,
+        status="ok" if error is None else "error",
+    )
+    if error is not None:
+        entry["error"] = _error_facts(error, error_kind)
+    USAGE_LOG.write(entry)
+
+
+def _error_facts(error: BaseException, kind: str | None) -> dict[str, Any]:
+    """What failed, without the message (which may quote the request): the
+    failure kind, the HTTP status and the provider's error code."""
+    if kind is None:
+        kind = (
+            "cancelled"
+            if isinstance(error, asyncio.CancelledError)
+            else (
+                "timeout"
+                if isinstance(error, TimeoutError)
+                else "transient" if isinstance(error, TransientError) else type(error).__name__
+            )
+        )
+    facts: dict[str, Any] = {"kind": kind}
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int):
+        facts["http_status"] = status
+    body = getattr(error, "body", None)
+    detail = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(detail, dict):
+        code = detail.get("code") or detail.get("type")
+        if isinstance(code, str):
+            facts["code"] = code[:100]
+    return facts
 
 
 def to_port_type(value: Any, port_type: str | None) -> Any:
@@ -1476,6 +1678,8 @@ async def _run_record(record_id: Any, inputs: dict[str, Any] | str) -> tuple[dic
     """One record's result line, as a dict and as the JSON text to write. Records
     share the event loop's clients (loop_resources)."""
     started = _now()
+    # The usage log's lines of this record's calls carry its id.
+    _USAGE_RECORD.set(record_id)
     try:
         if isinstance(inputs, str):
             raise InputError(inputs)
@@ -1624,10 +1828,14 @@ def _dask_load(name: str, source: str) -> Any:
     return module
 
 
-def _dask_task(name: str, records: list[tuple[Any, Any]]) -> tuple[str | None, list[str]]:
+def _dask_task(
+    name: str, records: list[tuple[Any, Any]]
+) -> tuple[str | None, list[str], list[dict[str, Any]]]:
     """One chunk, on a Dask worker (in one of its threads): the module the plugin
     loaded there runs it. Travels by value (cloudpickle), so it names only `sys`."""
-    result: tuple[str | None, list[str]] = sys.modules[name]._dask_worker_run(records)
+    result: tuple[str | None, list[str], list[dict[str, Any]]] = sys.modules[name]._dask_worker_run(
+        records
+    )
     return result
 
 
@@ -1658,25 +1866,40 @@ _DASK_WORKER: dict[str, Any] = {}
 def _dask_worker_start(settings: dict[str, Any]) -> None:
     import threading  # only a Dask worker runs a loop of its own
 
+    if settings.get("usage_log"):
+        # Usage lines go back to the client with each chunk's results: it alone
+        # writes the log, as it alone writes the output.
+        global USAGE_LOG
+        USAGE_LOG = _UsageLines()
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="catalyst-records", daemon=True)
     thread.start()
     _DASK_WORKER.update(loop=loop, thread=thread, slots=asyncio.Semaphore(settings["concurrency"]))
 
 
-def _dask_worker_run(records: list[tuple[Any, Any]]) -> tuple[str | None, list[str]]:
-    """(None, result lines as JSON text) for a chunk; (why, []) when this worker
-    cannot run records at all (its environment lacks a variable): that is no
-    record's failure, so nothing is written and a resume runs them."""
+def _dask_worker_run(
+    records: list[tuple[Any, Any]],
+) -> tuple[str | None, list[str], list[dict[str, Any]]]:
+    """(None, result lines as JSON text, usage log lines) for a chunk; (why, [],
+    []) when this worker cannot run records at all (its environment lacks a
+    variable): that is no record's failure, so nothing is written and a resume
+    runs them."""
     try:
         _check_environment()
     except InputError as exc:
-        return f"on a Dask worker: {exc}", []
+        return f"on a Dask worker: {exc}", [], []
     running = asyncio.run_coroutine_threadsafe(_dask_chunk(records), _DASK_WORKER["loop"])
-    return None, running.result()
+    return None, *running.result()
 
 
-async def _dask_chunk(records: list[tuple[Any, Any]]) -> list[str]:
+class _UsageLines(list[dict[str, Any]]):
+    """A Dask worker's usage log: lines kept until a chunk takes them back."""
+
+    def write(self, entry: dict[str, Any]) -> None:
+        self.append(entry)
+
+
+async def _dask_chunk(records: list[tuple[Any, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
     slots: asyncio.Semaphore = _DASK_WORKER["slots"]
 
     async def one(record_id: Any, inputs: dict[str, Any] | str) -> str:
@@ -1684,7 +1907,14 @@ async def _dask_chunk(records: list[tuple[Any, Any]]) -> list[str]:
         async with slots:
             return (await _run_record(record_id, inputs))[1]
 
-    return list(await asyncio.gather(*(one(*record) for record in records)))
+    texts = list(await asyncio.gather(*(one(*record) for record in records)))
+    # The usage lines of every call so far (other chunks' too): taken on the
+    # loop's own thread, where calls add them, so none is taken twice or lost.
+    usage: list[dict[str, Any]] = []
+    if isinstance(USAGE_LOG, _UsageLines):
+        usage = USAGE_LOG[:]
+        USAGE_LOG.clear()
+    return texts, usage
 
 
 def _dask_worker_stop() -> None:
@@ -1812,7 +2042,7 @@ def run_batch_dask(
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
         threads = client.nthreads()
-        settings: dict[str, Any] = {"concurrency": concurrency}
+        settings: dict[str, Any] = {"concurrency": concurrency, "usage_log": USAGE_LOG is not None}
         client.register_plugin(_dask_plugin(distributed, name, script, settings), name=name)
         size = chunk_size or _chunk_size(total, sum(threads.values()), concurrency)
         chunks = _dask_chunks(source, done, size)
@@ -1834,11 +2064,14 @@ def run_batch_dask(
                 for future in finished:
                     pending.pop(future)
                     try:
-                        problem, texts = future.result()
+                        problem, texts, usage = future.result()
                         kind: type[WorkflowError] = InputError
                     except Exception as exc:
                         problem, texts = f"a Dask task failed: {type(exc).__name__}: {exc}", []
-                        kind = WorkflowError
+                        usage, kind = [], WorkflowError
+                    if USAGE_LOG is not None:
+                        for entry in usage:
+                            USAGE_LOG.write(entry)
                     if problem is not None:
                         # Not a record's failure: stop, and leave its records to a resume.
                         problems[kind].append(problem)
@@ -2000,6 +2233,18 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--json", action="store_true", help="print the result, usage and latency as JSON"
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check the model providers this workflow calls (keys, models, one 1-token call "
+        "each) and run nothing; exit 0 healthy, 1 degraded, 2 unusable; --json for machines",
+    )
+    parser.add_argument(
+        "--usage-log",
+        metavar="FILE",
+        help="append one JSON line per provider call (time, run, node, provider, model, "
+        "tokens, latency, cost, error kind) to FILE; never prompts, replies or keys",
+    )
     batch = parser.add_argument_group("batch runs")
     batch.add_argument(
         "--batch", metavar="IN.jsonl", help="run once per line (a JSON object of inputs)"
@@ -2083,6 +2328,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(
             "--schedule runs the workflow with the same inputs at each tick: "
             "not with --batch or --stream"
+        )
+    if args.check and (args.batch or args.schedule or args.stream):
+        parser.error(
+            "--check runs nothing of the workflow: not with --batch, --schedule or " "--stream"
         )
     if args.max_runs is not None and (not args.schedule or args.max_runs < 1):
         parser.error("--max-runs goes with --schedule and must be at least 1")
@@ -2259,6 +2508,27 @@ def _batch_line(summary: dict[str, Any]) -> str:
     )
 
 
+def _health_check(as_json: bool) -> int:
+    """--check: 0 healthy, 1 degraded, 2 unusable (see run_check)."""
+    note = "this workflow calls no model provider: nothing to check"
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "workflow": WORKFLOW["id"],
+                    "status": "nothing to check",
+                    "exit_code": 0,
+                    "providers": [],
+                    "models": [],
+                    "problems": [],
+                }
+            )
+        )
+    else:
+        print(note)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Exit codes: 0 done, 1 the run (or a batch record) failed, 2 bad inputs
     or environment, 130 interrupted."""
@@ -2275,7 +2545,11 @@ def _main(args: argparse.Namespace) -> int:
     RECORD_TIMEOUT_S = args.record_timeout
     RETRY_FAILED = "all" if args.retry_failed else "none" if args.no_retry_failed else "transient"
     try:
+        if args.check:
+            return _health_check(args.json)
         _check_environment()
+        if args.usage_log:
+            open_usage_log(args.usage_log)
         if args.batch and args.dask:
             summary, any_failed = run_batch_dask(
                 args.batch,
@@ -2315,6 +2589,8 @@ def _main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        close_usage_log()
     for node, error in _node_errors(result).items():
         fan_out = result["nodes"][node].get("branch_of")
         went_on = "its onError value" if fan_out is None else f"the rest of {fan_out!r}"

@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import atexit
 import contextlib
+import contextvars
 import functools
 import inspect
 import json
@@ -204,6 +205,9 @@ class Step:
     fallback: Any = None
     # The fan-out branches it belongs to, outer first: (fan-out node, branch head).
     branches: tuple[tuple[str, str], ...] = ()
+    # A tool node: the node whose model calls it. It runs then, once per call
+    # (Run.call_tool), never on its own.
+    tool_of: str | None = None
 
 
 class FanOut:
@@ -250,6 +254,8 @@ class Run:
         resources: dict[Hashable, Any] | None = None,
     ) -> None:
         self.inputs = inputs
+        # Which run of this process it is: the usage log's run id.
+        self.number = _count_run()
         self.outputs: dict[str, Any] = {}
         self.skipped: set[str] = set()
         self.stats: dict[str, dict[str, Any]] = {}
@@ -268,6 +274,11 @@ class Run:
         self._members: dict[tuple[str, str], list[str]] = {}
         # Nodes in a branch that are running now: stopped when their branch fails.
         self._working: dict[str, asyncio.Future[Any]] = {}
+        # Tool nodes by id (called by their node's model, never scheduled).
+        self.tool_steps: dict[str, Step] = {}
+        # What a node reports about its model calls when its output is not
+        # the call's reply (a parsed JSON reply): usage, cost, model.
+        self.reports: dict[str, dict[str, Any]] = {}
 
     def emit(self, event: dict[str, Any]) -> None:
         if self._on_event is not None:
@@ -276,6 +287,8 @@ class Run:
     async def execute(self, steps: tuple[Step, ...], sinks: tuple[str, ...]) -> dict[str, Any]:
         """Run every step, each as soon as what it depends on is done."""
         tasks: dict[str, asyncio.Task[None]] = {}
+        self.tool_steps = {step.id: step for step in steps if step.tool_of is not None}
+        steps = tuple(step for step in steps if step.tool_of is None)
         for step in steps:
             for tag in step.branches:
                 self._members.setdefault(tag, []).append(step.id)
@@ -380,16 +393,48 @@ class Run:
         if step.id in self.waits:
             retries, waited = self.waits[step.id]
             stats.update(rate_limit_retries=retries, rate_limit_wait_s=round(waited, 3))
-        if isinstance(output, dict) and isinstance(output.get("usage"), dict):
+        report = self.reports.pop(step.id, None)
+        if report is None and isinstance(output, dict) and isinstance(output.get("usage"), dict):
+            report = output
+        if report is not None:
             # A model call: what it used, cost and which model answered.
             stats.update(
                 {
-                    key: output[key]
-                    for key in ("usage", "cost_usd", "model", "fallbacks")
-                    if output.get(key) is not None
+                    key: report[key]
+                    for key in ("usage", "cost_usd", "model", "fallbacks", "tool_calls")
+                    if report.get(key) is not None
                 }
             )
         self._finish(step, output, stats)
+
+    async def call_tool(self, node_id: str, call: dict[str, Any]) -> tuple[Any, str | None]:
+        """Run tool node `node_id` for one call of its caller's model
+        ({"id", "name", "args"}): (its output, None), or (None, the error) when
+        it failed after its retries — the model hears of it and may go on. A
+        node's own onError fallback stands in for a failure; a rejected key
+        still stops the run."""
+        step = self.tool_steps[node_id]
+        event = {"node": step.tool_of, "tool": call["name"], "tool_node": node_id, "id": call["id"]}
+        self.emit({"type": "tool_call", **event, "arguments": call["args"]})
+        started = _now()
+        output, error = None, None
+        try:
+            output = await self._attempts(step, {"input": call["args"]}, tool=call)
+        except NodeFailed as failure:
+            if failure.fatal:
+                raise
+            error = str(failure)
+            if step.on_error == "fallback":
+                output, error = step.fallback, None
+        stats = self.stats.setdefault(node_id, {"status": "ok", "calls": 0, "latency_ms": 0.0})
+        stats["calls"] += 1
+        stats["latency_ms"] = round(stats["latency_ms"] + _elapsed_ms(started), 1)
+        if error is not None:
+            stats["status"], stats["error"] = "failed", error
+            self.emit({"type": "tool_result", **event, "error": error})
+        else:
+            self.emit({"type": "tool_result", **event, "result": output})
+        return output, error
 
     def _finish(self, step: Step, output: Any, stats: dict[str, Any]) -> None:
         self.outputs[step.id] = output
@@ -464,13 +509,16 @@ class Run:
             raise WorkflowError(error)
         return None
 
-    async def _attempts(self, step: Step, inputs: dict[str, Any]) -> Any:
+    async def _attempts(
+        self, step: Step, inputs: dict[str, Any], tool: dict[str, Any] | None = None
+    ) -> Any:
         """Call the node; retry timeouts and TransientErrors (`retries` times),
-        rate limits and overload (until the deadline); fail fast on the rest."""
+        rate limits and overload (until the deadline); fail fast on the rest.
+        `tool`: the call it carries out, when it runs as a tool."""
         attempt = slowed = 0
         while True:
             try:
-                run = step.run(NodeContext(self, step), inputs)
+                run = step.run(NodeContext(self, step, tool), inputs)
                 return await asyncio.wait_for(run, step.timeout)
             except RateLimited as exc:
                 pause = min(_backoff(slowed), self.deadline - _now())
@@ -550,12 +598,23 @@ class Run:
 class NodeContext:
     """What a node's code sees: its identity, the run's events and shared clients."""
 
-    def __init__(self, run: Run, step: Step) -> None:
+    def __init__(self, run: Run, step: Step, tool: dict[str, Any] | None = None) -> None:
         self.run = run
         self.node_id = step.id
         self.label = step.label
         self.timeout = step.timeout
         self.retries = step.retries
+        # Running as a tool: the call ({"id", "name", "args"}), `tool` in expressions.
+        self.tool = tool
+
+    def report(self, **stats: Any) -> None:
+        """What the node's model calls used (usage, cost_usd, model…), when its
+        output is not the reply itself."""
+        self.run.reports[self.node_id] = stats
+
+    async def call_tool(self, node_id: str, call: dict[str, Any]) -> tuple[Any, str | None]:
+        """Carry out one tool call of this node's model on tool node `node_id`."""
+        return await self.run.call_tool(node_id, call)
 
     def emit(self, event_type: str, **fields: Any) -> None:
         self.run.emit({"type": event_type, "node": self.node_id, **fields})
@@ -599,6 +658,8 @@ class NodeContext:
             "global": GLOBALS,
             "nodes": {node_id: {"output": out} for node_id, out in self.run.outputs.items()},
         }
+        if self.tool is not None:
+            scope["tool"] = self.tool
         if names_from is None or not isinstance(value.get(names_from), dict):
             config = resolve(value, scope)
         else:
@@ -688,6 +749,147 @@ def _close_at_exit() -> None:
             with contextlib.suppress(Exception):
                 loop.run_until_complete(closer.aclose())
     _LOOP_CLIENTS.clear()
+
+
+# -- usage log (--usage-log) ---------------------------------------------------------
+#
+# One JSON line per provider call when a log is open (USAGE_LOG): every chat
+# attempt (each fallback model tried too), every embeddings request, and whatever
+# other node types report through record_provider_call. Nothing is logged unless
+# asked; prompts, replies and keys never are.
+
+
+class UsageLog:
+    """An append-only JSON-lines file. Each line is one os.write on a descriptor
+    opened with O_APPEND: the kernel appends every write whole, so lines from
+    concurrent calls, threads or processes never mix and none is lost to a crash
+    of this one (no buffer to flush)."""
+
+    def __init__(self, path: str) -> None:
+        # Not through a symlink (O_NOFOLLOW), not into a FIFO or a device: a
+        # hostile path must not make the log write somewhere else.
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        for name in ("O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC"):
+            flags |= getattr(os, name, 0)
+        if os.path.islink(path):
+            raise InputError(f"--usage-log {path} is a symbolic link; give the file itself")
+        try:
+            self.descriptor = os.open(path, flags, 0o644)
+        except OSError as exc:
+            why = "a symbolic link" if os.path.islink(path) else exc.strerror
+            raise InputError(f"cannot write the usage log {path}: {why}") from None
+        if not stat.S_ISREG(os.fstat(self.descriptor).st_mode):
+            os.close(self.descriptor)
+            raise InputError(f"--usage-log {path} is not a regular file")
+
+    def write(self, entry: dict[str, Any]) -> None:
+        data = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode()
+        while data:
+            data = data[os.write(self.descriptor, data) :]
+
+    def close(self) -> None:
+        os.close(self.descriptor)
+
+
+# The open usage log (open_usage_log), or another sink with write(entry); None: off.
+USAGE_LOG: Any = None
+# Set while a batch record runs: its id goes into the usage lines.
+_USAGE_RECORD: contextvars.ContextVar[Any] = contextvars.ContextVar("usage_record")
+# What makes run ids unique: when and in which process this module was loaded.
+_PROCESS_TAG = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}"
+_RUN_COUNT = [0]
+
+
+def _count_run() -> int:
+    _RUN_COUNT[0] += 1
+    return _RUN_COUNT[0]
+
+
+def open_usage_log(path: str) -> None:
+    """Append a line per provider call to `path` from now on (close_usage_log stops)."""
+    global USAGE_LOG
+    close_usage_log()
+    USAGE_LOG = UsageLog(path)
+
+
+def close_usage_log() -> None:
+    global USAGE_LOG
+    log, USAGE_LOG = USAGE_LOG, None
+    if isinstance(log, UsageLog):
+        log.close()
+
+
+def record_provider_call(
+    ctx: NodeContext,
+    *,
+    provider: str,
+    model: str,
+    usage: dict[str, Any] | None = None,
+    latency_ms: float | None = None,
+    cost_usd: float | None = None,
+    error: BaseException | None = None,
+    error_kind: str | None = None,
+) -> None:
+    """Tell the usage log about one provider call as it ends, answered or not
+    (`error`: why not; `error_kind`: the runtime's word for it, e.g. a
+    ChatFailure's kind). Does nothing unless a log is open. Every node type that
+    calls a provider calls this once per request."""
+    if USAGE_LOG is None:
+        return
+    now = time.time()
+    usage = usage or {}
+    tokens_out = usage.get("completion_tokens", usage.get("output_tokens"))
+    tokens_in = usage.get("prompt_tokens", usage.get("input_tokens"))
+    if tokens_in is None and tokens_out is None:
+        tokens_in = usage.get("total_tokens")  # embeddings: input tokens only
+    entry: dict[str, Any] = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+        + f".{int(now % 1 * 1000):03d}Z",
+        "workflow": WORKFLOW["id"],
+        "run": f"{_PROCESS_TAG}-{ctx.run.number}",
+    }
+    record = _USAGE_RECORD.get(None)
+    if record is not None:
+        entry["record"] = record
+    entry.update(
+        node=ctx.node_id,
+        provider=provider,
+        model=model,
+        tokens_in=tokens_in or 0,
+        tokens_out=tokens_out or 0,
+        latency_ms=latency_ms,
+        cost_usd=cost_usd,
+        status="ok" if error is None else "error",
+    )
+    if error is not None:
+        entry["error"] = _error_facts(error, error_kind)
+    USAGE_LOG.write(entry)
+
+
+def _error_facts(error: BaseException, kind: str | None) -> dict[str, Any]:
+    """What failed, without the message (which may quote the request): the
+    failure kind, the HTTP status and the provider's error code."""
+    if kind is None:
+        kind = (
+            "cancelled"
+            if isinstance(error, asyncio.CancelledError)
+            else (
+                "timeout"
+                if isinstance(error, TimeoutError)
+                else "transient" if isinstance(error, TransientError) else type(error).__name__
+            )
+        )
+    facts: dict[str, Any] = {"kind": kind}
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int):
+        facts["http_status"] = status
+    body = getattr(error, "body", None)
+    detail = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(detail, dict):
+        code = detail.get("code") or detail.get("type")
+        if isinstance(code, str):
+            facts["code"] = code[:100]
+    return facts
 
 
 def to_port_type(value: Any, port_type: str | None) -> Any:
@@ -1166,6 +1368,10 @@ class ChatReply:
     # Provider-specific fields of the output under the provider's own names
     # (Anthropic's stop_reason), beside the common ones.
     extra: dict[str, Any] = field(default_factory=dict)
+    # Calls the model asks for: [{"id", "name", "arguments" (JSON text)}].
+    tool_calls: list[dict[str, str]] = field(default_factory=list)
+    # The model's reasoning, apart from `content` (Groq's parsed reasoning).
+    reasoning: str | None = None
     # Whether any text of a streamed reply went out (then no fallback may repeat it).
     streamed: bool = False
 
@@ -1216,6 +1422,14 @@ class ChatProvider(ABC):
     @abstractmethod
     def stream(self, client: Any, request: dict[str, Any], reply: ChatReply) -> AsyncIterator[str]:
         """Yield text as it arrives and fill `reply` (model, finish_reason, usage)."""
+
+    async def list_models(self, client: Any) -> list[str]:
+        """The model ids the provider lists for the client's key (GET /models):
+        Groq's SDK returns the list, OpenAI's and Anthropic's page through it."""
+        listing = client.models.list()
+        if hasattr(listing, "__aiter__"):
+            return [model.id async for model in listing]
+        return [model.id for model in (await listing).data]
 
     def key_name(self, config: dict[str, Any]) -> str:
         key = config.get("api_key")
@@ -1306,6 +1520,138 @@ class ChatProvider(ABC):
 
 # Every provider a node of this script calls, by name (chat, or embeddings
 # through the same SDK adapter).
+class OpenAIWireProvider(ChatProvider):
+    """A provider speaking OpenAI's chat wire through an OpenAI-style SDK
+    (Groq's, OpenAI's): one request builder and one reply and stream reader,
+    tool calls and reasoning included. Subclasses add their own parameters."""
+
+    # Config fields sent under the same name when set.
+    parameters: tuple[str, ...] = ("temperature", "top_p", "stop", "seed")
+    # The name the completion budget goes under.
+    budget_name = "max_completion_tokens"
+    # The reasoning settings its SDK takes.
+    reasoning_options: tuple[str, ...] = ("reasoning_effort",)
+    transport_errors: tuple[type[BaseException], ...] = ()
+
+    def request(
+        self, config: dict[str, Any], messages: list[dict[str, Any]], model: str
+    ) -> dict[str, Any]:
+        request = {"model": model, "messages": messages}
+        request.update({key: config[key] for key in self.parameters if config.get(key) is not None})
+        if config.get("max_completion_tokens") is not None:
+            request[self.budget_name] = config["max_completion_tokens"]
+        request.update(wire_options(config, self.reasoning_options))
+        return request
+
+    def usage(self, completion: Any) -> Any:
+        """The usage object of a completion or a stream chunk, if it has one."""
+        return getattr(completion, "usage", None)
+
+    def stream_arguments(self) -> dict[str, Any]:
+        """Extra arguments of a streamed call (OpenAI: usage on the last chunk)."""
+        return {}
+
+    async def complete(self, client: Any, request: dict[str, Any]) -> ChatReply:
+        completion = await client.chat.completions.create(**request)
+        choice = completion.choices[0]
+        message = choice.message
+        return ChatReply(
+            model=completion.model,
+            content=message.content or "",
+            finish_reason=choice.finish_reason,
+            usage=_wire_usage(self.usage(completion)),
+            tool_calls=[
+                {
+                    "id": call.id,
+                    "name": call.function.name,
+                    "arguments": call.function.arguments or "",
+                }
+                for call in message.tool_calls or ()
+            ],
+            reasoning=getattr(message, "reasoning", None),
+        )
+
+    async def stream(
+        self, client: Any, request: dict[str, Any], reply: ChatReply
+    ) -> AsyncIterator[str]:
+        # One growing buffer, not a list of small strings: a long reply arrives
+        # in thousands of few-character deltas. Tool calls arrive in fragments
+        # by index; usage on the last chunk.
+        text, reasoning = bytearray(), bytearray()
+        calls: dict[int, dict[str, str]] = {}
+        usage = None
+        stream = await client.chat.completions.create(
+            **request, stream=True, **self.stream_arguments()
+        )
+        try:
+            async with stream:
+                async for chunk in stream:
+                    reply.model = chunk.model or reply.model
+                    usage = self.usage(chunk) or usage
+                    if not chunk.choices:
+                        continue
+                    choice = chunk.choices[0]
+                    delta = choice.delta
+                    if delta.content:
+                        text += delta.content.encode()
+                        yield delta.content
+                    if getattr(delta, "reasoning", None):
+                        reasoning += delta.reasoning.encode()
+                    for part in delta.tool_calls or ():
+                        call = calls.setdefault(part.index, {"id": "", "name": "", "arguments": ""})
+                        call["id"] = part.id or call["id"]
+                        if part.function is not None:
+                            call["name"] += part.function.name or ""
+                            call["arguments"] += part.function.arguments or ""
+                    reply.finish_reason = choice.finish_reason or reply.finish_reason
+        except self.transport_errors as exc:
+            raise TransientError(f"the stream from {self.label} broke off: {exc}") from None
+        reply.content, reply.usage = text.decode(), _wire_usage(usage)
+        reply.tool_calls = [calls[index] for index in sorted(calls)]
+        reply.reasoning = reasoning.decode() or None
+
+
+def _wire_usage(usage: Any) -> dict[str, int]:
+    if usage is None:
+        return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def wire_options(config: dict[str, Any], reasoning: tuple[str, ...]) -> dict[str, Any]:
+    """Tools, response format and the `reasoning` settings in OpenAI's wire names."""
+    options: dict[str, Any] = {}
+    if config.get("tools"):
+        options["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": tool["name"],
+                    "description": tool.get("description", ""),
+                    "parameters": tool["parameters"],
+                },
+            }
+            for tool in config["tools"]
+        ]
+        choice = config.get("tool_choice")
+        if isinstance(choice, dict):
+            options["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}}
+        elif choice is not None:
+            options["tool_choice"] = choice
+        if config.get("parallel_tool_calls") is not None:
+            options["parallel_tool_calls"] = config["parallel_tool_calls"]
+    response_format = config.get("response_format")
+    if response_format and response_format.get("type") != "text":
+        options["response_format"] = response_format
+    for name in reasoning:
+        if config.get(name) is not None:
+            options[name] = config[name]
+    return options
+
+
 CHAT_PROVIDERS: dict[str, ChatProvider] = {}
 
 
@@ -1750,16 +2096,198 @@ def _chat_candidates(
 
 async def execute_chat(
     ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any], provider: str
-) -> dict[str, Any]:
-    """One chat completion on the first model that answers: the configured
-    model, then each fallback model, skipping those whose breaker is open.
+) -> Any:
+    """A chat completion: each round on the first model that answers (see
+    _answer); while the model calls tools, their nodes run and the results go
+    back to it, for at most `max_iterations` rounds; a JSON reply format is
+    parsed and checked, with one retry that tells the model what was wrong.
 
-    Returns content, finish_reason, model, usage, cost_usd, latency_ms and, when
-    a fallback was used, `fallbacks` (which models were passed over and why).
+    Returns content, finish_reason, model, provider, usage, cost_usd,
+    latency_ms, and when they apply `fallbacks`, `reasoning`, `tool_calls`;
+    with a JSON reply format, the parsed object (its usage in the node's stats).
     """
     messages = chat_messages(config, inputs.get("input"))
     if not messages:
         raise WorkflowError("no messages to send: the prompt, messages and input are all empty")
+    form = config.get("response_format") or {"type": "text"}
+    rounds: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
+    corrected = {"tool": False, "reply": False}
+    tool_rounds, most = 0, config.get("max_iterations", 5)
+    while True:
+        output, reply = await _answer(ctx, provider, config, messages)
+        rounds.append(output)
+        if reply.tool_calls:
+            tool_rounds += 1
+            if tool_rounds > most:
+                raise WorkflowError(
+                    f"no final answer after {most} rounds of tool calls (maxIterations); "
+                    "the model still asked for " + ", ".join(c["name"] for c in reply.tool_calls)
+                )
+            messages = [*messages, *await _tool_round(ctx, config, reply, calls, corrected)]
+            continue
+        if form["type"] == "text":
+            break
+        value, problem = structured_reply(reply.content, form)
+        if problem is None:
+            break
+        if corrected["reply"]:
+            raise WorkflowError(f"the reply {problem}, again after one retry ({reply.model})")
+        corrected["reply"] = True
+        ctx.emit("reply_rejected", model=reply.model, reason=problem)
+        messages = [
+            *messages,
+            {"role": "assistant", "content": reply.content},
+            {
+                "role": "user",
+                "content": f"Your reply {problem}. Answer again with only "
+                "the JSON, nothing before or after it.",
+            },
+        ]
+    result = _combined(rounds)
+    if calls:
+        result["tool_calls"] = calls
+    if form["type"] == "text":
+        return result
+    ctx.report(**result)
+    return value
+
+
+async def _tool_round(
+    ctx: NodeContext,
+    config: dict[str, Any],
+    reply: ChatReply,
+    calls: list[dict[str, Any]],
+    corrected: dict[str, bool],
+) -> list[dict[str, Any]]:
+    """Run every tool the model asked for (together), and the messages that
+    give the model their results. Arguments are checked against the tool's
+    parameters first; a malformed call is reported back to the model once,
+    then fails the node. A tool that fails gives the model its error."""
+    tools = {tool["name"]: tool for tool in config.get("tools") or ()}
+    checked: list[tuple[dict[str, str], Any, str | None]] = []
+    for call in reply.tool_calls:
+        tool = tools.get(call["name"])
+        args: Any = None
+        if tool is None:
+            problem = f"there is no tool {call['name']!r} (tools: {', '.join(tools)})"
+        else:
+            try:
+                args = json.loads(call["arguments"] or "{}")
+            except json.JSONDecodeError as exc:
+                problem = f"its arguments are not JSON ({exc.msg})"
+            else:
+                problem = schema_problem(
+                    args, tool["parameters"], "its arguments do not match its parameters:"
+                )
+        checked.append((call, args, problem))
+    wrong = [(call, problem) for call, _args, problem in checked if problem is not None]
+    if wrong and corrected["tool"]:
+        call, problem = wrong[0]
+        raise WorkflowError(f"the model called {call['name']!r} wrongly again: {problem}")
+    corrected["tool"] = corrected["tool"] or bool(wrong)
+
+    async def run(call: dict[str, str], args: Any, problem: str | None) -> dict[str, Any] | None:
+        if problem is not None:
+            ctx.emit("tool_rejected", tool=call["name"], id=call["id"], reason=problem)
+            return None
+        node = tools[call["name"]]["node"]
+        result, error = await ctx.call_tool(
+            node, {"id": call["id"], "name": call["name"], "args": args}
+        )
+        return {
+            "name": call["name"],
+            "arguments": args,
+            **({"error": error} if error is not None else {"result": result}),
+        }
+
+    done = await asyncio.gather(*(run(*item) for item in checked))
+    results = []
+    for (_call, _args, problem), outcome in zip(checked, done, strict=True):
+        if outcome is None:
+            results.append(
+                f"error: {problem}. Call it again with arguments that match its " "parameters."
+            )
+            continue
+        # In the order the model asked, whichever finished first.
+        calls.append(outcome)
+        results.append(
+            json.dumps({"error": outcome["error"]}, ensure_ascii=False)
+            if "error" in outcome
+            else chat_text(outcome["result"])
+        )
+    assistant = {
+        "role": "assistant",
+        "content": reply.content or None,
+        "tool_calls": [
+            {
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["name"], "arguments": call["arguments"]},
+            }
+            for call in reply.tool_calls
+        ],
+    }
+    return [
+        assistant,
+        *(
+            {"role": "tool", "tool_call_id": call["id"], "content": text}
+            for (call, _args, _problem), text in zip(checked, results, strict=True)
+        ),
+    ]
+
+
+def structured_reply(text: str, form: dict[str, Any]) -> tuple[Any, str | None]:
+    """The reply parsed as JSON and checked against the format's schema:
+    (value, None), or (None, what is wrong with it)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"is not JSON ({exc.msg} at character {exc.pos})"
+    if form["type"] == "json_object":
+        return (value, None) if isinstance(value, dict) else (None, "is not a JSON object")
+    problem = schema_problem(value, form["json_schema"]["schema"], "does not match the schema:")
+    return (value, None) if problem is None else (None, problem)
+
+
+# What checks a value against a JSON Schema: set by the json-schema runtime part
+# (jsonschema), which scripts with tools or a json_schema reply carry.
+SCHEMA_CHECK: Callable[[Any, dict[str, Any]], str | None] | None = None
+
+
+def schema_problem(value: Any, schema: dict[str, Any], what: str) -> str | None:
+    """The first way `value` breaks the JSON Schema, said for the model and the log."""
+    if SCHEMA_CHECK is None:
+        raise WorkflowError("this script has no JSON Schema checker; regenerate it")
+    problem = SCHEMA_CHECK(value, schema)
+    return None if problem is None else f"{what} {problem}"
+
+
+def _combined(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The last round's reply with every round's usage, cost and latency added up."""
+    result = dict(rounds[-1])
+    if len(rounds) == 1:
+        return result
+    usage: dict[str, int] = {}
+    for output in rounds:
+        for key, count in output["usage"].items():
+            usage[key] = usage.get(key, 0) + count
+    costs = [output["cost_usd"] for output in rounds]
+    result["usage"] = usage
+    result["cost_usd"] = None if None in costs else round(sum(costs), 8)
+    result["latency_ms"] = round(sum(output["latency_ms"] for output in rounds), 1)
+    passed_over = [item for output in rounds for item in output.get("fallbacks", ())]
+    if passed_over:
+        result["fallbacks"] = passed_over
+    return result
+
+
+async def _answer(
+    ctx: NodeContext, provider: str, config: dict[str, Any], messages: list[dict[str, Any]]
+) -> tuple[dict[str, Any], ChatReply]:
+    """One reply on the first model that answers: the configured model, then
+    each fallback model, skipping those whose breaker is open. The output
+    names the models passed over and why (`fallbacks`)."""
     passed_over: list[dict[str, str]] = []
     # Whether every model failed for a reason that may pass (open breaker, cut
     # stream, dropped connection, rate limit, overload): then the node tries
@@ -1775,7 +2303,9 @@ async def execute_chat(
             continue
         reply = ChatReply(model=model)
         try:
-            output = await _chat_call(ctx, chat, call_config, messages, reply)
+            output = await _recorded(
+                ctx, chat, call_config, reply, _chat_call(ctx, chat, call_config, messages, reply)
+            )
         except (*chat.errors, TransientError) as exc:
             failure = (
                 ChatFailure("transient", str(exc))
@@ -1800,7 +2330,7 @@ async def execute_chat(
         breaker.record(succeeded=True)
         if passed_over:
             output["fallbacks"] = passed_over
-        return output
+        return output, reply
     reasons = "; ".join(f"{item['model']}: {item['reason']}" for item in passed_over)
     failure_type = (
         RateLimited if transient and slowed else TransientError if transient else WorkflowError
@@ -1837,8 +2367,9 @@ async def _chat_call(
         done = await chat.complete(client, request)
         reply.content, reply.finish_reason = done.content, done.finish_reason
         reply.model, reply.usage, reply.extra = done.model, done.usage, done.extra
+        reply.tool_calls, reply.reasoning = done.tool_calls, done.reasoning
     await limiter.charge(reply.usage["total_tokens"] - estimate)
-    return {
+    output = {
         "content": reply.content,
         "finish_reason": reply.finish_reason,
         "model": reply.model,
@@ -1848,6 +2379,44 @@ async def _chat_call(
         "latency_ms": _elapsed_ms(started),
         **reply.extra,
     }
+    if reply.reasoning is not None:
+        output["reasoning"] = reply.reasoning
+    return output
+
+
+async def _recorded(
+    ctx: NodeContext,
+    chat: ChatProvider,
+    config: dict[str, Any],
+    reply: ChatReply,
+    call: Awaitable[dict[str, Any]],
+) -> dict[str, Any]:
+    """`call`, one attempt on `reply.model`, told to the usage log as it ends,
+    answered or failed (record_provider_call)."""
+    started = _now()
+    output: dict[str, Any] | None = None
+    failed: BaseException | None = None
+    try:
+        output = await call
+        return output
+    except BaseException as exc:
+        failed = exc
+        raise
+    finally:
+        record_provider_call(
+            ctx,
+            provider=chat.name,
+            model=reply.model,
+            usage=reply.usage,
+            latency_ms=output["latency_ms"] if output else _elapsed_ms(started),
+            cost_usd=output["cost_usd"] if output else None,
+            error=failed,
+            error_kind=(
+                chat.failure(failed, ctx, config, reply.model).kind
+                if isinstance(failed, chat.errors)
+                else None
+            ),
+        )
 
 
 def _token_estimate(messages: list[dict[str, Any]], config: dict[str, Any]) -> int:
@@ -1911,17 +2480,18 @@ RETIRED_MODELS.update(
     }
 )
 _GROQ_HOST = {"label": "Groq", "base_url_env": "GROQ_BASE_URL", "base_url": "https://api.groq.com"}
-_GROQ_PARAMETERS = ("temperature", "max_completion_tokens", "top_p", "stop", "seed")
 
 
-class GroqProvider(ChatProvider):
+class GroqProvider(OpenAIWireProvider):
     """Groq through its official SDK. The SDK retries 408/409/429/5xx and
     dropped connections itself, honouring retry-after, `ctx.retries` times."""
 
     name = "groq"
     label = "Groq"
     sdk = groq
+    transport_errors = (httpx.TransportError,)
     errors = (groq.APIError, httpx.TransportError)
+    reasoning_options = ("reasoning_effort", "reasoning_format", "include_reasoning")
 
     def client(self, ctx: NodeContext, config: dict[str, Any]) -> groq.AsyncGroq:
         api_key = ctx.secret(config["api_key"])
@@ -1939,51 +2509,12 @@ class GroqProvider(ChatProvider):
         timeout = httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
         return client.with_options(max_retries=ctx.retries, timeout=timeout)
 
-    def request(
-        self, config: dict[str, Any], messages: list[dict[str, Any]], model: str
-    ) -> dict[str, Any]:
-        request = {"model": model, "messages": messages}
-        request.update(
-            {key: config[key] for key in _GROQ_PARAMETERS if config.get(key) is not None}
-        )
-        return request
-
-    async def complete(self, client: groq.AsyncGroq, request: dict[str, Any]) -> ChatReply:
-        completion = await client.chat.completions.create(**request)
-        choice = completion.choices[0]
-        return ChatReply(
-            model=completion.model,
-            content=choice.message.content or "",
-            finish_reason=choice.finish_reason,
-            usage=_groq_usage(completion.usage),
-        )
-
-    async def stream(
-        self, client: groq.AsyncGroq, request: dict[str, Any], reply: ChatReply
-    ) -> AsyncIterator[str]:
-        # One growing buffer, not a list of small strings: a long reply arrives
-        # in thousands of few-character deltas. Usage comes on the final chunk.
-        text = bytearray()
-        usage = None
-        stream = await client.chat.completions.create(**request, stream=True)
-        try:
-            async with stream:
-                async for chunk in stream:
-                    reply.model = chunk.model
-                    if chunk.x_groq is not None and chunk.x_groq.usage is not None:
-                        usage = chunk.x_groq.usage
-                    elif chunk.usage is not None:
-                        usage = chunk.usage
-                    if not chunk.choices:
-                        continue
-                    choice = chunk.choices[0]
-                    if choice.delta.content:
-                        text += choice.delta.content.encode()
-                        yield choice.delta.content
-                    reply.finish_reason = choice.finish_reason or reply.finish_reason
-        except httpx.TransportError as exc:
-            raise TransientError(f"the stream from Groq broke off: {exc}") from None
-        reply.content, reply.usage = text.decode(), _groq_usage(usage)
+    def usage(self, completion: Any) -> Any:
+        # Streams carry it in x_groq on the final chunk (and top-level there too).
+        extra = getattr(completion, "x_groq", None)
+        if extra is not None and getattr(extra, "usage", None) is not None:
+            return extra.usage
+        return getattr(completion, "usage", None)
 
     def status_kind(self, status: int, detail: dict[str, Any]) -> str | None:
         # 498: flex-tier capacity, a rate limit by another name.
@@ -1993,19 +2524,9 @@ class GroqProvider(ChatProvider):
 CHAT_PROVIDERS["groq"] = GroqProvider()
 
 
-def _groq_usage(usage: Any) -> dict[str, int]:
-    if usage is None:
-        return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-    }
-
-
 async def execute_groq_completion(
     ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any]
-) -> dict[str, Any]:
+) -> Any:
     """One Groq chat completion (see execute_chat: fallbacks, breakers, budgets)."""
     return await execute_chat(ctx, config, inputs, "groq")
 
@@ -2036,6 +2557,8 @@ async def node_chat(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
             "stop": ["\n\n\n"],
             "stream": True,
             "circuit_breaker": {"failures": 5, "cooldown_s": 60},
+            "tools": [],
+            "max_iterations": 5,
             "model": "openai/gpt-oss-20b",
             "fallback_models": [],
             "seed": 7,
@@ -2048,6 +2571,20 @@ async def node_chat(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
 STEPS = (Step("chat", "Assistant", node_chat),)
 # The workflow's result: the outputs of the nodes nothing else consumes.
 SINKS: tuple[str, ...] = ("chat",)
+# Every model a node may call, in the order it tries them, with the provider,
+# the variable holding the key and the address: what --check checks. A model
+# None is set by an expression, known only at run time.
+PROVIDER_USES: list[dict[str, Any]] = [
+    {
+        "node": "chat",
+        "role": "model",
+        "provider": "groq",
+        "model": "openai/gpt-oss-20b",
+        "kind": "chat",
+        "api_key": "GROQ_API_KEY",
+        "base_url": None,
+    }
+]
 
 
 async def run_workflow(
@@ -2310,6 +2847,8 @@ async def _run_record(record_id: Any, inputs: dict[str, Any] | str) -> tuple[dic
     """One record's result line, as a dict and as the JSON text to write. Records
     share the event loop's clients (loop_resources)."""
     started = _now()
+    # The usage log's lines of this record's calls carry its id.
+    _USAGE_RECORD.set(record_id)
     try:
         if isinstance(inputs, str):
             raise InputError(inputs)
@@ -2458,10 +2997,14 @@ def _dask_load(name: str, source: str) -> Any:
     return module
 
 
-def _dask_task(name: str, records: list[tuple[Any, Any]]) -> tuple[str | None, list[str]]:
+def _dask_task(
+    name: str, records: list[tuple[Any, Any]]
+) -> tuple[str | None, list[str], list[dict[str, Any]]]:
     """One chunk, on a Dask worker (in one of its threads): the module the plugin
     loaded there runs it. Travels by value (cloudpickle), so it names only `sys`."""
-    result: tuple[str | None, list[str]] = sys.modules[name]._dask_worker_run(records)
+    result: tuple[str | None, list[str], list[dict[str, Any]]] = sys.modules[name]._dask_worker_run(
+        records
+    )
     return result
 
 
@@ -2500,25 +3043,40 @@ def _dask_worker_start(settings: dict[str, Any]) -> None:
         tokens_per_minute=settings["tokens_per_minute"],
     )
     BUDGET_SHARES = settings["budget_shares"]
+    if settings.get("usage_log"):
+        # Usage lines go back to the client with each chunk's results: it alone
+        # writes the log, as it alone writes the output.
+        global USAGE_LOG
+        USAGE_LOG = _UsageLines()
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="catalyst-records", daemon=True)
     thread.start()
     _DASK_WORKER.update(loop=loop, thread=thread, slots=asyncio.Semaphore(settings["concurrency"]))
 
 
-def _dask_worker_run(records: list[tuple[Any, Any]]) -> tuple[str | None, list[str]]:
-    """(None, result lines as JSON text) for a chunk; (why, []) when this worker
-    cannot run records at all (its environment lacks a variable): that is no
-    record's failure, so nothing is written and a resume runs them."""
+def _dask_worker_run(
+    records: list[tuple[Any, Any]],
+) -> tuple[str | None, list[str], list[dict[str, Any]]]:
+    """(None, result lines as JSON text, usage log lines) for a chunk; (why, [],
+    []) when this worker cannot run records at all (its environment lacks a
+    variable): that is no record's failure, so nothing is written and a resume
+    runs them."""
     try:
         _check_environment()
     except InputError as exc:
-        return f"on a Dask worker: {exc}", []
+        return f"on a Dask worker: {exc}", [], []
     running = asyncio.run_coroutine_threadsafe(_dask_chunk(records), _DASK_WORKER["loop"])
-    return None, running.result()
+    return None, *running.result()
 
 
-async def _dask_chunk(records: list[tuple[Any, Any]]) -> list[str]:
+class _UsageLines(list[dict[str, Any]]):
+    """A Dask worker's usage log: lines kept until a chunk takes them back."""
+
+    def write(self, entry: dict[str, Any]) -> None:
+        self.append(entry)
+
+
+async def _dask_chunk(records: list[tuple[Any, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
     slots: asyncio.Semaphore = _DASK_WORKER["slots"]
 
     async def one(record_id: Any, inputs: dict[str, Any] | str) -> str:
@@ -2526,7 +3084,14 @@ async def _dask_chunk(records: list[tuple[Any, Any]]) -> list[str]:
         async with slots:
             return (await _run_record(record_id, inputs))[1]
 
-    return list(await asyncio.gather(*(one(*record) for record in records)))
+    texts = list(await asyncio.gather(*(one(*record) for record in records)))
+    # The usage lines of every call so far (other chunks' too): taken on the
+    # loop's own thread, where calls add them, so none is taken twice or lost.
+    usage: list[dict[str, Any]] = []
+    if isinstance(USAGE_LOG, _UsageLines):
+        usage = USAGE_LOG[:]
+        USAGE_LOG.clear()
+    return texts, usage
 
 
 def _dask_worker_stop() -> None:
@@ -2654,7 +3219,7 @@ def run_batch_dask(
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
         threads = client.nthreads()
-        settings: dict[str, Any] = {"concurrency": concurrency}
+        settings: dict[str, Any] = {"concurrency": concurrency, "usage_log": USAGE_LOG is not None}
         # The budget is split evenly: each worker process paces itself with its
         # share, so no request waits on another machine (see README).
         settings.update(
@@ -2683,11 +3248,14 @@ def run_batch_dask(
                 for future in finished:
                     pending.pop(future)
                     try:
-                        problem, texts = future.result()
+                        problem, texts, usage = future.result()
                         kind: type[WorkflowError] = InputError
                     except Exception as exc:
                         problem, texts = f"a Dask task failed: {type(exc).__name__}: {exc}", []
-                        kind = WorkflowError
+                        usage, kind = [], WorkflowError
+                    if USAGE_LOG is not None:
+                        for entry in usage:
+                            USAGE_LOG.write(entry)
                     if problem is not None:
                         # Not a record's failure: stop, and leave its records to a resume.
                         problems[kind].append(problem)
@@ -2723,6 +3291,327 @@ def run_batch_dask(
     summary["interrupted"] = stopping or interrupted
     summary["workers"] = len(threads)
     return summary, failed_before + progress.failed > 0
+
+
+# -- health check (--check) ----------------------------------------------------------
+#
+# Nothing of the workflow runs. For each provider it calls (fallbacks and router
+# candidates included), per key variable and address: is the key accepted (GET
+# /models), is every model a node names listed and not retired, and how long one
+# test call takes (1 token, or one tiny embedding). The verdict:
+#   healthy  (exit 0) every model answers as configured;
+#   degraded (exit 1) every node has a model that answers, but something will cost
+#            a fallback, a wait or a retry: a model a node names is missing,
+#            retired or refused while another of its models answers; a fallback's
+#            provider rejects its key; a provider rate-limits, is overloaded or
+#            fails the models list or the test call; the test call takes longer
+#            than CHECK_SLOW_MS;
+#   unusable (exit 2) a key variable is not set (the script would not start), or a
+#            node has no model that can answer (rejected key, unreachable provider,
+#            every model missing or retired).
+# A model set by an expression is known only at run time: listed, not checked.
+CHECK_TIMEOUT_S = 20.0
+CHECK_SLOW_MS = 5000.0
+# Providers whose API lists no models: the test call checks the key and model.
+_UNLISTED_PROVIDERS = ("voyage",)
+_VERDICTS = ("healthy", "degraded", "unusable")
+# Model statuses under which a node can still call the model.
+_USABLE_MODEL = ("ok", "unverified")
+
+
+@dataclass
+class _CheckedProvider:
+    """What --check found out about one provider, key variable and address."""
+
+    name: str
+    key_variable: str | None
+    base_url: str | None
+    # accepted, rejected, missing (not set), not needed, unknown.
+    key: str = "unknown"
+    listed: list[str] | None = None
+    models_ms: float | None = None
+    call_model: str | None = None
+    call_ms: float | None = None
+    # ok, degraded or unusable.
+    status: str = "ok"
+    problems: list[str] = field(default_factory=list)
+    # Models the test call was refused (403, 404, retired): why.
+    refused: dict[str, str] = field(default_factory=dict)
+
+    def worsen(self, status: str, problem: str) -> None:
+        order = ("ok", "degraded", "unusable")
+        if order.index(status) > order.index(self.status):
+            self.status = status
+        self.problems.append(problem)
+
+
+async def _no_node(ctx: NodeContext, inputs: dict[str, Any]) -> None:
+    """The step --check's provider clients belong to: nothing runs in it."""
+
+
+def _use_key(use: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    return use["provider"], use["api_key"], use["base_url"]
+
+
+def _secret_values() -> list[str]:
+    """The keys --check may meet in a provider's message: never printed."""
+    names = {use["api_key"] for use in PROVIDER_USES if use["api_key"]}
+    # Longest first, so that no shorter key cuts a longer one apart; a value too
+    # short to be a key (a placeholder) would blank out ordinary words.
+    values = {os.environ.get(name, "") for name in names}
+    return sorted((value for value in values if len(value) >= 8), key=len, reverse=True)
+
+
+def _scrubbed(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return _printable(text)
+
+
+def _listed(model: str, listed: list[str]) -> bool:
+    """Whether the provider lists `model`, or a dated version of it
+    (Anthropic lists claude-haiku-4-5-20251001 for the alias claude-haiku-4-5)."""
+    if model in listed:
+        return True
+    return any(
+        found.startswith(model + "-") and found[len(model) + 1 :].isdigit() for found in listed
+    )
+
+
+async def _test_call(chat: ChatProvider, client: Any, kind: str, model: str) -> None:
+    if kind == "chat":
+        messages = [{"role": "user", "content": "Reply with OK."}]
+        await chat.complete(client, chat.request({"max_completion_tokens": 1}, messages, model))
+    else:
+        await client.embeddings.create(input=["health check"], model=model)
+
+
+def _failure(
+    chat: ChatProvider, exc: Exception, ctx: NodeContext, config: dict[str, Any], model: str
+) -> ChatFailure:
+    if isinstance(exc, chat.errors):
+        return chat.failure(exc, ctx, config, model)
+    return ChatFailure("request", f"{type(exc).__name__}: {exc}")
+
+
+async def _check_provider(
+    checked: _CheckedProvider, uses: list[dict[str, Any]], resources: dict[Hashable, Any]
+) -> None:
+    chat = CHAT_PROVIDERS[checked.name]
+    label = chat.label
+    config = {
+        "api_key": {"$secret": checked.key_variable} if checked.key_variable else None,
+        "base_url": checked.base_url,
+    }
+    if checked.key_variable is None:
+        checked.key = "not needed"
+    elif not os.environ.get(checked.key_variable):
+        checked.key = "missing"
+        problem = f"{checked.key_variable} is not set: the script cannot start without it"
+        checked.worsen("unusable", problem)
+        return
+    step = Step("--check", "health check", _no_node, timeout=CHECK_TIMEOUT_S, retries=0)
+    ctx = NodeContext(Run({}, None, resources), step)
+    client = chat.client(ctx, config)
+    if checked.name not in _UNLISTED_PROVIDERS:
+        started = _now()
+        try:
+            checked.listed = await chat.list_models(client)
+            checked.key = "accepted" if checked.key_variable else checked.key
+        except Exception as exc:
+            failure = _failure(chat, exc, ctx, config, "")
+            if getattr(exc, "status_code", None) == 401:
+                checked.key = "rejected"
+                checked.worsen("unusable", failure.message)
+                return
+            if failure.kind == "transient":
+                checked.worsen("unusable", failure.message)
+                return
+            checked.worsen("degraded", f"{label}'s models list failed: {failure.message}")
+        checked.models_ms = _elapsed_ms(started)
+    retired = RETIRED_MODELS.get(checked.name, {})
+    callable_uses = [
+        use
+        for use in uses
+        if use["model"] is not None
+        and use["kind"] != "other"
+        and use["model"] not in retired
+        and (checked.listed is None or _listed(use["model"], checked.listed))
+    ]
+    if not callable_uses:
+        return
+    use = callable_uses[0]
+    checked.call_model = use["model"]
+    started = _now()
+    try:
+        await _test_call(chat, client, use["kind"], use["model"])
+    except Exception as exc:
+        failure = _failure(chat, exc, ctx, config, use["model"])
+        status = getattr(exc, "status_code", None)
+        if status == 401:
+            checked.key = "rejected"
+            checked.worsen("unusable", failure.message)
+        elif status == 403 or failure.kind == "unavailable":
+            checked.refused[use["model"]] = failure.message
+        else:
+            checked.worsen("degraded", f"the test call to {label} failed: {failure.message}")
+        return
+    checked.call_ms = _elapsed_ms(started)
+    if checked.key == "unknown":
+        checked.key = "accepted"
+    if checked.call_ms > CHECK_SLOW_MS:
+        checked.worsen(
+            "degraded",
+            f"{label} took {checked.call_ms:,.0f} ms for a 1-token call "
+            f"on {use['model']} (slow: more than {CHECK_SLOW_MS:,.0f} ms)",
+        )
+
+
+def _model_row(use: dict[str, Any], checked: _CheckedProvider) -> dict[str, Any]:
+    """One model a node may call: ok, unverified, retired, missing, refused,
+    unusable (its provider is), or not checked (an expression)."""
+    row = {key: use[key] for key in ("node", "role", "provider", "model")}
+    model = use["model"]
+    replacement = RETIRED_MODELS.get(use["provider"], {}).get(model or "")
+    if model is None:
+        row.update(status="not checked", note="set by an expression at run time")
+    elif checked.status == "unusable":
+        row.update(status="unusable", note=checked.problems[-1])
+    elif replacement:
+        label = CHAT_PROVIDERS[use["provider"]].label
+        row.update(
+            status="retired",
+            replacement=replacement,
+            note=f"{label} retired {model}; use {replacement!r} instead",
+        )
+    elif model in checked.refused:
+        row.update(status="refused", note=checked.refused[model])
+    elif checked.listed is not None and not _listed(model, checked.listed):
+        row.update(status="missing", note=f"{model} is not in the provider's models list")
+    elif checked.listed is None and model != checked.call_model:
+        row.update(status="unverified", note="the provider lists no models")
+    else:
+        row["status"] = "ok"
+    return row
+
+
+async def run_check() -> dict[str, Any]:
+    """The health report: providers, models, problems, verdict and exit code."""
+    checked: dict[tuple[str, str | None, str | None], _CheckedProvider] = {}
+    for use in PROVIDER_USES:
+        checked.setdefault(_use_key(use), _CheckedProvider(*_use_key(use)))
+    resources: dict[Hashable, Any] = {}
+    try:
+        # One provider after the other: calls at the same time would share the
+        # event loop and the CPU, and each would measure the others' time too.
+        for key, found in checked.items():
+            await _check_provider(
+                found, [u for u in PROVIDER_USES if _use_key(u) == key], resources
+            )
+    finally:
+        await close_resources(resources)
+    secrets = _secret_values()
+    rows = [_model_row(use, checked[_use_key(use)]) for use in PROVIDER_USES]
+    verdict = 0
+    problems: list[str] = []
+    for found in checked.values():
+        problems += found.problems
+        if found.key == "missing":
+            verdict = 2
+        elif found.status == "degraded":
+            verdict = max(verdict, 1)
+    keys = {found.key_variable for found in checked.values()}
+    for name in REQUIRED_ENV:
+        if name not in keys and not os.environ.get(name):
+            problems.append(f"{name} is not set: the script cannot start without it")
+            verdict = 2
+    for node in dict.fromkeys(row["node"] for row in rows):
+        mine = [row for row in rows if row["node"] == node and row["status"] != "not checked"]
+        good = [row for row in mine if row["status"] in _USABLE_MODEL]
+        problems += [
+            f"node {node!r}: {row['note']}"
+            for row in mine
+            if row["status"] in ("retired", "missing", "refused")
+        ]
+        if mine and not good:
+            problems.append(f"node {node!r}: none of its models can answer")
+            verdict = 2
+        elif len(good) < len(mine):
+            problems.append(f"node {node!r}: {len(good)} of its {len(mine)} models can answer")
+            verdict = max(verdict, 1)
+    providers = [
+        {
+            "provider": found.name,
+            "key_variable": found.key_variable,
+            "base_url": found.base_url,
+            "key": found.key,
+            "models_listed": None if found.listed is None else len(found.listed),
+            "models_ms": found.models_ms,
+            "test_model": found.call_model,
+            "test_call_ms": found.call_ms,
+            "status": found.status,
+            "problems": [_scrubbed(problem, secrets) for problem in found.problems],
+        }
+        for found in checked.values()
+    ]
+    for row in rows:
+        if "note" in row:
+            row["note"] = _scrubbed(row["note"], secrets)
+    return {
+        "workflow": WORKFLOW["id"],
+        "status": _VERDICTS[verdict],
+        "exit_code": verdict,
+        "providers": providers,
+        "models": rows,
+        "problems": [_scrubbed(problem, secrets) for problem in problems],
+    }
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=False)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in [headers, *rows]
+    )
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f} ms"
+
+
+def print_check(report: dict[str, Any]) -> None:
+    """The report as tables on stdout."""
+    providers = [
+        [
+            found["provider"],
+            found["key_variable"] or "-",
+            found["key"],
+            _ms(found["models_ms"]) if found["models_listed"] is not None else "-",
+            f"{_ms(found['test_call_ms'])} ({found['test_model']})" if found["test_model"] else "-",
+            found["status"],
+        ]
+        for found in report["providers"]
+    ]
+    headers = ["provider", "key variable", "key", "models list", "test call", "status"]
+    print(_printable(_table(headers, providers)))
+    print()
+    models = [
+        [
+            row["node"],
+            row["role"],
+            row["provider"],
+            row["model"] or "(expression)",
+            row["status"] + (f" -> {row['replacement']}" if "replacement" in row else ""),
+        ]
+        for row in report["models"]
+    ]
+    print(_printable(_table(["node", "uses", "provider", "model", "status"], models)))
+    if report["problems"]:
+        print()
+        for problem in report["problems"]:
+            print(f"- {problem}")
+    print()
+    print(f"{report['status']} (exit {report['exit_code']})")
 
 
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
@@ -2849,6 +3738,18 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--json", action="store_true", help="print the result, usage and latency as JSON"
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check the model providers this workflow calls (keys, models, one 1-token call "
+        "each) and run nothing; exit 0 healthy, 1 degraded, 2 unusable; --json for machines",
+    )
+    parser.add_argument(
+        "--usage-log",
+        metavar="FILE",
+        help="append one JSON line per provider call (time, run, node, provider, model, "
+        "tokens, latency, cost, error kind) to FILE; never prompts, replies or keys",
+    )
     batch = parser.add_argument_group("batch runs")
     batch.add_argument(
         "--batch", metavar="IN.jsonl", help="run once per line (a JSON object of inputs)"
@@ -2937,6 +3838,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(
             "--schedule runs the workflow with the same inputs at each tick: "
             "not with --batch or --stream"
+        )
+    if args.check and (args.batch or args.schedule or args.stream):
+        parser.error(
+            "--check runs nothing of the workflow: not with --batch, --schedule or " "--stream"
         )
     if args.max_runs is not None and (not args.schedule or args.max_runs < 1):
         parser.error("--max-runs goes with --schedule and must be at least 1")
@@ -3113,6 +4018,17 @@ def _batch_line(summary: dict[str, Any]) -> str:
     )
 
 
+def _health_check(as_json: bool) -> int:
+    """--check: 0 healthy, 1 degraded, 2 unusable (see run_check)."""
+    report = asyncio.run(run_check())
+    if as_json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print_check(report)
+    exit_code: int = report["exit_code"]
+    return exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Exit codes: 0 done, 1 the run (or a batch record) failed, 2 bad inputs
     or environment, 130 interrupted."""
@@ -3130,7 +4046,11 @@ def _main(args: argparse.Namespace) -> int:
     RECORD_TIMEOUT_S = args.record_timeout
     RETRY_FAILED = "all" if args.retry_failed else "none" if args.no_retry_failed else "transient"
     try:
+        if args.check:
+            return _health_check(args.json)
         _check_environment()
+        if args.usage_log:
+            open_usage_log(args.usage_log)
         if args.batch and args.dask:
             summary, any_failed = run_batch_dask(
                 args.batch,
@@ -3170,6 +4090,8 @@ def _main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        close_usage_log()
     for node, error in _node_errors(result).items():
         fan_out = result["nodes"][node].get("branch_of")
         went_on = "its onError value" if fan_out is None else f"the rest of {fan_out!r}"

@@ -1,0 +1,2911 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = [
+#     "jinja2>=3.1.6,<4",
+#     "psycopg-pool>=3.3,<4",
+#     "psycopg[binary]>=3.3,<4",
+# ]
+# ///
+# Optional: --dask (a batch on a Dask cluster) also needs `pip install 'dask[distributed]'`;
+# it is not listed above because nothing else in the script uses it.
+# Workflow 'Look up a user', compiled by Catalyst 0.1.0
+# from 'user_lookup.json' (content sha256 60e30c23d267159d).
+# This script does not need Catalyst: run it, read it, ship it. Regenerating
+# overwrites edits; `catalyst check` tells when it is stale.
+from __future__ import annotations
+
+import argparse
+import asyncio
+import atexit
+import contextlib
+import contextvars
+import datetime
+import decimal
+import functools
+import hashlib
+import inspect
+import json
+import math
+import os
+import random
+import re
+import signal
+import stat
+import sys
+import threading
+import time
+import unicodedata
+import urllib.parse
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from jinja2 import StrictUndefined, Undefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+WORKFLOW = {
+    "id": "user-lookup",
+    "name": "Look up a user",
+    "description": (
+        "Find a user by id in PostgreSQL (the id is a bound " "parameter) and log the result."
+    ),
+    "source": "user_lookup.json",
+}
+INPUTS: dict[str, dict[str, Any]] = {
+    "userId": {"type": "integer", "required": True, "description": "The user's id"}
+}
+GLOBALS: dict[str, Any] = {}
+REQUIRED_ENV: tuple[str, ...] = ("DATABASE_URL",)
+# Environment variables holding secrets, with what they are for (shown by --help).
+SECRETS: dict[str, str] = {"DATABASE_URL": ""}
+# How nodes run (the workflow's executionConfig): the whole run's time limit in
+# seconds, node-level retry delay in seconds and how it grows.
+RUN_TIMEOUT_S: float | None = None
+RETRY_DELAY_S = 0.5
+RETRY_BACKOFF = "exponential"
+DEFAULT_RETRIES = 2
+# Rate limits and overload (429, 5xx) are not failures: a run retries them with
+# pauses growing to RATE_LIMIT_BACKOFF_CAP_S until this many seconds after it
+# began (--record-timeout).
+RECORD_TIMEOUT_S = 600.0
+# Which failed records a batch re-run tries again: "transient" (rate limits,
+# overload, timeouts), "all" (--retry-failed) or "none" (--no-retry-failed).
+RETRY_FAILED = "transient"
+RATE_LIMIT_BACKOFF_CAP_S = 30.0
+
+
+# Every timing decision reads this clock and waits with this sleep (retry
+# delays, rate-limit pauses, breaker cool-downs, latencies), so a test can
+# drive a fake clock instead of waiting for, or racing, the real one.
+_now = time.perf_counter
+_sleep = asyncio.sleep
+# A node still running after this many seconds is announced on stderr in CLI
+# runs (then after twice, four times as long…).
+STILL_WAITING_S = 10.0
+# Who hears one-line notices (slow nodes, rate-limit waits): the CLI adds a
+# printer to stderr; library use hears nothing.
+NOTICE_HANDLERS: list[Callable[[str], None]] = []
+
+
+def _announce(text: str) -> None:
+    for handler in NOTICE_HANDLERS:
+        handler(text)
+
+
+# user:password@ (or a bare token@) in a URL, secret-looking query parameters and API keys.
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
+_URL_QUERY_SECRET = re.compile(
+    r"(?P<name>[?&](?:api[_-]?key|key|token|access_token|secret|password|sig)=)[^&\s#]*",
+    re.IGNORECASE,
+)
+_API_KEY = re.compile(r"(?P<prefix>gsk_|sk-ant-|sk-proj-|sk-)[A-Za-z0-9_\-]{16,}")
+
+
+def _redact_urls(text: str) -> str:
+    """`http://user:pass@host/?token=x` -> `http://***@host/?token=***`; keys cut to `gsk_…`."""
+    text = _URL_USERINFO.sub(lambda m: m["scheme"] + "***@", text)
+    text = _URL_QUERY_SECRET.sub(lambda m: m["name"] + "***", text)
+    return _API_KEY.sub(lambda m: m["prefix"] + "…", text)
+
+
+def _printable(text: str) -> str:
+    """`text` safe for a terminal: control and format characters escaped
+    (other than line breaks and tabs), credentials redacted."""
+    return _redact_urls("".join(_escape_char(char) for char in text))
+
+
+def _escape_char(char: str) -> str:
+    if char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp"):
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+class WorkflowError(Exception):
+    """A failure with a message a user can act on: one line, exit code 1.
+    Credentials in URLs never reach the message."""
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(_redact_urls(str(message)))
+
+
+class ConfigurationError(WorkflowError):
+    """A failure no retry or fallback can mend (a rejected key, a missing
+    permission): it fails the run whatever the node's onError says."""
+
+
+class InputError(WorkflowError):
+    """The inputs or the environment are wrong: exit code 2."""
+
+
+class TransientError(WorkflowError):
+    """A failure worth another try (a cut stream): the node's retries apply."""
+
+
+class RateLimited(TransientError):
+    """The provider asks to slow down or is overloaded (429, 5xx) on every model
+    the node may use. Not a failure of the run: retried with growing, jittered
+    pauses until RECORD_TIMEOUT_S has passed since the run began, however many
+    tries that takes (the shared 429 pause comes on top)."""
+
+
+class NodeFailed(WorkflowError):
+    """A node raised; names the node so the failure maps back to the canvas."""
+
+    def __init__(
+        self, node_id: str, label: str, reason: str, fatal: bool = False, transient: bool = False
+    ) -> None:
+        super().__init__(f"node {node_id!r} ({label}) failed: {reason}")
+        self.node_id = node_id
+        # A ConfigurationError: onError does not apply.
+        self.fatal = fatal
+        # Only rate limits or overload: a later run (a batch re-run) may well succeed.
+        self.transient = transient
+
+
+EventHandler = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Link:
+    """An edge into a port: the node it comes from, the output field it
+    carries (None: the whole output) and the branch it needs to be live."""
+
+    source: str
+    field: str | None = None
+    branch: str | None = None
+    # The port's type when the value must be converted on arrival (to_port_type).
+    to: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node as the scheduler sees it."""
+
+    id: str
+    label: str
+    run: Callable[[NodeContext, dict[str, Any]], Awaitable[Any]]
+    links: dict[str, tuple[Link, ...]] = field(default_factory=dict)
+    # Nodes to wait for without taking a value (expression reads, start edges).
+    after: tuple[str, ...] = ()
+    # Seconds per attempt (None: no limit) and retries after a timeout or a
+    # TransientError; API clients also get `retries` for their own HTTP retries.
+    timeout: float | None = None
+    retries: int = DEFAULT_RETRIES
+    # "throw" fails the run; "continue" goes on with {"error": …} as the
+    # output; "fallback" goes on with `fallback` as the output.
+    on_error: str = "throw"
+    fallback: Any = None
+    # The fan-out branches it belongs to, outer first: (fan-out node, branch head).
+    branches: tuple[tuple[str, str], ...] = ()
+    # A tool node: the node whose model calls it. It runs then, once per call
+    # (Run.call_tool), never on its own.
+    tool_of: str | None = None
+
+
+class FanOut:
+    """A fan-out node's branches as they run (NodeContext.fan_out): at most
+    `limit` of them with a node running at once, and what a failed one does."""
+
+    def __init__(
+        self, node_id: str, limit: int | None, strategy: str, heads: tuple[str, ...]
+    ) -> None:
+        self.node_id = node_id
+        self.strategy = strategy
+        self.heads = heads
+        # Branch head -> why the branch failed.
+        self.failed: dict[str, str] = {}
+        self._slots = asyncio.Semaphore(limit) if limit is not None else None
+        # Branch head -> nodes of it running now: a branch holds one slot while
+        # it has any, so nodes of one branch never wait for each other's slot.
+        self._running: dict[str, int] = {}
+        self._entering: dict[str, asyncio.Lock] = {}
+
+    async def enter(self, head: str) -> None:
+        if self._slots is None:
+            return
+        async with self._entering.setdefault(head, asyncio.Lock()):
+            if not self._running.get(head):
+                await self._slots.acquire()
+            self._running[head] = self._running.get(head, 0) + 1
+
+    def leave(self, head: str) -> None:
+        if self._slots is None:
+            return
+        self._running[head] -= 1
+        if not self._running[head]:
+            self._slots.release()
+
+
+class Run:
+    """One execution of the workflow: outputs, shared clients, events, usage."""
+
+    def __init__(
+        self,
+        inputs: dict[str, Any],
+        on_event: EventHandler | None = None,
+        resources: dict[Hashable, Any] | None = None,
+    ) -> None:
+        self.inputs = inputs
+        # Which run of this process it is: the usage log's run id.
+        self.number = _count_run()
+        self.outputs: dict[str, Any] = {}
+        self.skipped: set[str] = set()
+        self.stats: dict[str, dict[str, Any]] = {}
+        # Clients outlive the run: they belong to the event loop (run_workflow
+        # passes loop_resources()) or to whoever passed the dict, never to one
+        # run. A Run made without one gets its own; its maker closes it.
+        self.resources: dict[Hashable, Any] = {} if resources is None else resources
+        self._on_event = on_event
+        self._started = _now()
+        # Rate limits and overload are retried until this moment (RECORD_TIMEOUT_S).
+        self.deadline = self._started + RECORD_TIMEOUT_S
+        # Node id -> [tries after a rate limit or overload, seconds paused for them].
+        self.waits: dict[str, list[Any]] = {}
+        # Fan-out nodes that ran, by id; (fan-out, branch head) -> the branch's nodes.
+        self.fan_outs: dict[str, FanOut] = {}
+        self._members: dict[tuple[str, str], list[str]] = {}
+        # Nodes in a branch that are running now: stopped when their branch fails.
+        self._working: dict[str, asyncio.Future[Any]] = {}
+        # Tool nodes by id (called by their node's model, never scheduled).
+        self.tool_steps: dict[str, Step] = {}
+        # What a node reports about its model calls when its output is not
+        # the call's reply (a parsed JSON reply): usage, cost, model.
+        self.reports: dict[str, dict[str, Any]] = {}
+
+    def emit(self, event: dict[str, Any]) -> None:
+        if self._on_event is not None:
+            self._on_event(event)
+
+    async def execute(self, steps: tuple[Step, ...], sinks: tuple[str, ...]) -> dict[str, Any]:
+        """Run every step, each as soon as what it depends on is done."""
+        tasks: dict[str, asyncio.Task[None]] = {}
+        self.tool_steps = {step.id: step for step in steps if step.tool_of is not None}
+        steps = tuple(step for step in steps if step.tool_of is None)
+        for step in steps:
+            for tag in step.branches:
+                self._members.setdefault(tag, []).append(step.id)
+        # Steps come in dependency order, so every upstream task exists already.
+        for step in steps:
+            tasks[step.id] = asyncio.create_task(self._run_step(step, tasks))
+        try:
+            await asyncio.gather(*tasks.values())
+        except BaseException:
+            for task in tasks.values():
+                task.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+            raise
+        result = {
+            "outputs": {sink: self.outputs[sink] for sink in sinks if sink in self.outputs},
+            "usage": self._total_usage(),
+            "latency_ms": _elapsed_ms(self._started),
+            "nodes": self.stats,
+        }
+        self.emit({"type": "workflow_finished", "result": result})
+        return result
+
+    def open_fan_out(self, node_id: str, limit: int | None, strategy: str) -> None:
+        """Bound and isolate the branches of fan-out node `node_id` (NodeContext.fan_out)."""
+        heads = tuple(sorted({head for fan_out, head in self._members if fan_out == node_id}))
+        self.fan_outs[node_id] = FanOut(node_id, limit, strategy, heads)
+
+    async def _run_step(self, step: Step, tasks: dict[str, asyncio.Task[None]]) -> None:
+        upstream = {link.source for links in step.links.values() for link in links}
+        upstream.update(step.after)
+        if upstream:
+            await asyncio.gather(*(tasks[node_id] for node_id in sorted(upstream)))
+        stopped = self._stopped_branch(step)
+        if stopped is not None:
+            # Its branch failed before it could start: it gives the branch's error.
+            fan_out, error = stopped
+            self._finish(
+                step,
+                {"error": error},
+                {"status": "cancelled", "error": error, "branch_of": fan_out},
+            )
+            return
+        inputs = self._port_values(step)
+        if self._is_skipped(step, inputs):
+            self.skipped.add(step.id)
+            self.stats[step.id] = {"status": "skipped"}
+            self.emit({"type": "node_skipped", "node": step.id, "label": step.label})
+            return
+        entered: list[tuple[FanOut, str]] = []
+        try:
+            await self._run_node(step, inputs, entered)
+        finally:
+            # Only now that its node_finished is out may another branch take the slot.
+            for fan_out, head in reversed(entered):
+                fan_out.leave(head)
+
+    async def _run_node(
+        self, step: Step, inputs: dict[str, Any], entered: list[tuple[FanOut, str]]
+    ) -> None:
+        started: list[float] = []
+        status, error, fan_out = "ok", None, None
+        try:
+            if step.branches:
+                # Its own task, which the failure of its branch can cancel.
+                work = asyncio.ensure_future(self._work(step, inputs, started, entered))
+                self._working[step.id] = work
+                output = await work
+            else:
+                output = await self._work(step, inputs, started, entered)
+        except asyncio.CancelledError:
+            stopped = self._stopped_branch(step)
+            current = asyncio.current_task()
+            if stopped is None or (current is not None and current.cancelling()):
+                raise
+            (fan_out, error), status = stopped, "cancelled"
+            output = {"error": error}
+        except NodeFailed as failure:
+            if failure.fatal:
+                raise
+            error = str(failure)
+            if step.on_error == "throw":
+                # Unless a fan-out's failureStrategy lets the run go on without its branch.
+                fan_out = self._fail_branch(step, error)
+                if fan_out is None:
+                    raise
+                status, output = "failed", {"error": error}
+            else:
+                status = "failed" if step.on_error == "continue" else "fallback"
+                output = {"error": error} if step.on_error == "continue" else step.fallback
+            self.emit({"type": "node_failed", "node": step.id, "error": error})
+        finally:
+            self._working.pop(step.id, None)
+        stats: dict[str, Any] = {"status": status}
+        if started:
+            stats["latency_ms"] = _elapsed_ms(started[0])
+        if error is not None:
+            # Why the node went on without its own output, in the stats too.
+            stats["error"] = error
+        if fan_out is not None:
+            # The fan-out node that went on without the node's branch.
+            stats["branch_of"] = fan_out
+        if step.id in self.waits:
+            retries, waited = self.waits[step.id]
+            stats.update(rate_limit_retries=retries, rate_limit_wait_s=round(waited, 3))
+        report = self.reports.pop(step.id, None)
+        if report is None and isinstance(output, dict) and isinstance(output.get("usage"), dict):
+            report = output
+        if report is not None:
+            # A model call: what it used, cost and which model answered.
+            stats.update(
+                {
+                    key: report[key]
+                    for key in ("usage", "cost_usd", "model", "fallbacks", "tool_calls")
+                    if report.get(key) is not None
+                }
+            )
+        self._finish(step, output, stats)
+
+    async def call_tool(self, node_id: str, call: dict[str, Any]) -> tuple[Any, str | None]:
+        """Run tool node `node_id` for one call of its caller's model
+        ({"id", "name", "args"}): (its output, None), or (None, the error) when
+        it failed after its retries — the model hears of it and may go on. A
+        node's own onError fallback stands in for a failure; a rejected key
+        still stops the run."""
+        step = self.tool_steps[node_id]
+        event = {"node": step.tool_of, "tool": call["name"], "tool_node": node_id, "id": call["id"]}
+        self.emit({"type": "tool_call", **event, "arguments": call["args"]})
+        started = _now()
+        output, error = None, None
+        try:
+            output = await self._attempts(step, {"input": call["args"]}, tool=call)
+        except NodeFailed as failure:
+            if failure.fatal:
+                raise
+            error = str(failure)
+            if step.on_error == "fallback":
+                output, error = step.fallback, None
+        stats = self.stats.setdefault(node_id, {"status": "ok", "calls": 0, "latency_ms": 0.0})
+        stats["calls"] += 1
+        stats["latency_ms"] = round(stats["latency_ms"] + _elapsed_ms(started), 1)
+        if error is not None:
+            stats["status"], stats["error"] = "failed", error
+            self.emit({"type": "tool_result", **event, "error": error})
+        else:
+            self.emit({"type": "tool_result", **event, "result": output})
+        return output, error
+
+    def _finish(self, step: Step, output: Any, stats: dict[str, Any]) -> None:
+        self.outputs[step.id] = output
+        self.stats[step.id] = stats
+        self.emit({"type": "node_finished", "node": step.id, "label": step.label, **stats})
+
+    async def _work(
+        self,
+        step: Step,
+        inputs: dict[str, Any],
+        started: list[float],
+        entered: list[tuple[FanOut, str]],
+    ) -> Any:
+        """Take the node's branch slots (outer fan-outs first: one order for all
+        nodes, so slots never wait on each other in a circle), then run it."""
+        for fan_out_id, head in step.branches:
+            fan_out = self.fan_outs.get(fan_out_id)
+            if fan_out is not None:
+                await fan_out.enter(head)
+                entered.append((fan_out, head))
+        self.emit({"type": "node_started", "node": step.id, "label": step.label})
+        started.append(_now())
+        watch = asyncio.create_task(self._still_waiting(step)) if NOTICE_HANDLERS else None
+        try:
+            return await self._attempts(step, inputs)
+        finally:
+            if watch is not None:
+                watch.cancel()
+
+    def _stopped_branch(self, step: Step) -> tuple[str, str] | None:
+        """(fan-out, error) when a branch the node belongs to has failed."""
+        for fan_out_id, head in step.branches:
+            fan_out = self.fan_outs.get(fan_out_id)
+            if fan_out is not None and head in fan_out.failed:
+                return fan_out_id, fan_out.failed[head]
+        return None
+
+    def _fail_branch(self, step: Step, error: str) -> str | None:
+        """A node failed for good: its innermost branch fails and stops. The
+        fan-out whose failureStrategy lets the run go on without it, or None:
+        the failure goes up (an enclosing branch fails, or the run)."""
+        reason = error
+        for fan_out_id, head in reversed(step.branches):
+            fan_out = self.fan_outs.get(fan_out_id)
+            if fan_out is None:
+                continue  # the fan-out node itself did not run: nothing to isolate
+            if head in fan_out.failed:
+                return fan_out_id  # failed already, by a node failing at the same time
+            fan_out.failed[head] = error
+            self.emit(
+                {
+                    "type": "branch_failed",
+                    "node": fan_out_id,
+                    "branch": head,
+                    "failure_strategy": fan_out.strategy,
+                    "error": error,
+                }
+            )
+            for node_id in self._members[fan_out_id, head]:
+                if node_id != step.id and node_id in self._working:
+                    self._working[node_id].cancel()
+            if fan_out.strategy == "continue":
+                return fan_out_id
+            if fan_out.strategy == "partial":
+                if len(fan_out.failed) < len(fan_out.heads):
+                    return fan_out_id
+                error = (
+                    f"every branch of node {fan_out_id!r} failed (failureStrategy "
+                    f"partial); the last: {error}"
+                )
+        if error != reason:
+            raise WorkflowError(error)
+        return None
+
+    async def _attempts(
+        self, step: Step, inputs: dict[str, Any], tool: dict[str, Any] | None = None
+    ) -> Any:
+        """Call the node; retry timeouts and TransientErrors (`retries` times),
+        rate limits and overload (until the deadline); fail fast on the rest.
+        `tool`: the call it carries out, when it runs as a tool."""
+        attempt = slowed = 0
+        while True:
+            try:
+                run = step.run(NodeContext(self, step, tool), inputs)
+                return await asyncio.wait_for(run, step.timeout)
+            except RateLimited as exc:
+                pause = min(_backoff(slowed), self.deadline - _now())
+                if pause <= 0:
+                    reason = f"{exc} (still after {RECORD_TIMEOUT_S:g} s of retries)"
+                    raise NodeFailed(step.id, step.label, reason, transient=True) from exc
+                self.emit({"type": "node_retry", "node": step.id, "reason": str(exc)})
+                _announce(
+                    f"node {step.id!r} ({step.label}): trying again in {pause:.1f} s: " f"{exc}"
+                )
+                tally = self.waits.setdefault(step.id, [0, 0.0])
+                tally[0], tally[1] = tally[0] + 1, tally[1] + pause
+                await _sleep(pause)
+                slowed += 1
+            except (TransientError, TimeoutError) as exc:
+                reason = str(exc) or f"no answer within {step.timeout:g} s"
+                if attempt >= step.retries:
+                    raise NodeFailed(step.id, step.label, reason, transient=True) from exc
+                self.emit({"type": "node_retry", "node": step.id, "reason": reason})
+                await _sleep(_retry_delay(attempt))
+                attempt += 1
+            except NodeFailed:
+                raise
+            except WorkflowError as exc:
+                fatal = isinstance(exc, ConfigurationError)
+                raise NodeFailed(step.id, step.label, str(exc), fatal) from exc
+            except Exception as exc:
+                raise NodeFailed(step.id, step.label, f"{type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    async def _still_waiting(step: Step) -> None:
+        """Announce a slow node (a server that accepted and does not answer)."""
+        waited, interval = 0.0, STILL_WAITING_S
+        while True:
+            await _sleep(interval)
+            waited += interval
+            _announce(f"still waiting for node {step.id!r} ({step.label}) after {waited:g} s")
+            interval = waited
+
+    def _port_values(self, step: Step) -> dict[str, Any]:
+        # A port fed by several edges (a merge after a branch) takes the first live one.
+        values: dict[str, Any] = {}
+        for port, links in step.links.items():
+            for link in links:
+                if self._is_live(link):
+                    output = self.outputs[link.source]
+                    value = output if link.field is None else output.get(link.field)
+                    values[port] = to_port_type(value, link.to)
+                    break
+        return values
+
+    def _is_live(self, link: Link) -> bool:
+        if link.source in self.skipped:
+            return False
+        return link.branch is None or self.outputs[link.source].get("branch") == link.branch
+
+    def _is_skipped(self, step: Step, inputs: dict[str, Any]) -> bool:
+        # A node with incoming edges runs when one of them is live; a node fed
+        # only through expressions runs when one of the nodes it waits for ran.
+        if step.links:
+            return not inputs
+        if step.after:
+            return all(node_id in self.skipped for node_id in step.after)
+        return False
+
+    def _total_usage(self) -> dict[str, Any]:
+        total: dict[str, Any] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        for stats in self.stats.values():
+            for key in total:
+                total[key] += stats.get("usage", {}).get(key, 0)
+        costs = [stats["cost_usd"] for stats in self.stats.values() if "cost_usd" in stats]
+        if costs:
+            total["cost_usd"] = round(sum(costs), 8)
+        return total
+
+
+class NodeContext:
+    """What a node's code sees: its identity, the run's events and shared clients."""
+
+    def __init__(self, run: Run, step: Step, tool: dict[str, Any] | None = None) -> None:
+        self.run = run
+        self.node_id = step.id
+        self.label = step.label
+        self.timeout = step.timeout
+        self.retries = step.retries
+        # Running as a tool: the call ({"id", "name", "args"}), `tool` in expressions.
+        self.tool = tool
+
+    def report(self, **stats: Any) -> None:
+        """What the node's model calls used (usage, cost_usd, model…), when its
+        output is not the reply itself."""
+        self.run.reports[self.node_id] = stats
+
+    async def call_tool(self, node_id: str, call: dict[str, Any]) -> tuple[Any, str | None]:
+        """Carry out one tool call of this node's model on tool node `node_id`."""
+        return await self.run.call_tool(node_id, call)
+
+    def emit(self, event_type: str, **fields: Any) -> None:
+        self.run.emit({"type": event_type, "node": self.node_id, **fields})
+
+    def fan_out(self, max_concurrency: int | None, failure_strategy: str) -> None:
+        """Make this node's branches (what its outgoing edges start) run with at
+        most `max_concurrency` of them running a node at once (None: no bound).
+        A failed branch stops; then "fail_all" fails the run (or the branch this
+        node sits in), "continue" goes on, "partial" goes on unless every branch
+        failed."""
+        self.run.open_fan_out(self.node_id, max_concurrency, failure_strategy)
+
+    def resource(self, key: Hashable, create: Callable[[], Any]) -> Any:
+        """One shared object (an API client) per key, made on first use and
+        reused by later runs on the same event loop (see loop_resources)."""
+        if key not in self.run.resources:
+            self.run.resources[key] = create()
+        return self.run.resources[key]
+
+    def secret(self, reference: dict[str, str]) -> str:
+        """The value of the environment variable a `{"$secret": NAME}` names."""
+        name = reference["$secret"]
+        value = os.environ.get(name)
+        if not value:
+            raise InputError(f"environment variable {name} is not set")
+        return value
+
+    def resolve(
+        self,
+        value: dict[str, Any],
+        names_from: str | None = None,
+        checks: dict[str, list[dict[str, Any]]] | None = None,
+    ) -> Any:
+        """`value` with every {{ … }} expression evaluated against this run.
+
+        `names_from` names a field (a promptTemplate's `variables`) whose keys
+        become names in the other fields' expressions. `checks` says what the
+        fields that are expressions must hold once evaluated (check_values)."""
+        scope = {
+            "input": self.run.inputs,
+            "global": GLOBALS,
+            "nodes": {node_id: {"output": out} for node_id, out in self.run.outputs.items()},
+        }
+        if self.tool is not None:
+            scope["tool"] = self.tool
+        if names_from is None or not isinstance(value.get(names_from), dict):
+            config = resolve(value, scope)
+        else:
+            names = resolve(value[names_from], scope)
+            rest = resolve({k: v for k, v in value.items() if k != names_from}, {**names, **scope})
+            config = {**rest, names_from: names}
+        check_values(config, checks or {})
+        return config
+
+
+async def close_resources(resources: dict[Hashable, Any]) -> None:
+    """Close shared clients (whatever has a close(), awaited when async)."""
+    for resource in resources.values():
+        closing = resource.close()
+        if inspect.isawaitable(closing):
+            await closing
+    resources.clear()
+
+
+# Provider clients outlive a run. Building one (an HTTP connection pool, a TLS
+# context with its CA bundle) costs tens of milliseconds, so every run on an
+# event loop shares that loop's clients, as hand-written code keeps one client.
+# They belong to the loop, whose transports their connections are: another loop
+# gets its own, and a loop's clients close as the loop shuts down, on aclose(),
+# or at interpreter exit.
+_LOOP_CLIENTS: dict[
+    asyncio.AbstractEventLoop, tuple[dict[Hashable, Any], AsyncGenerator[None, None]]
+] = {}
+
+
+async def loop_resources() -> dict[Hashable, Any]:
+    """The running event loop's shared clients (a dict for NodeContext.resource)."""
+    _forget_closed_loops()
+    loop = asyncio.get_running_loop()
+    if loop not in _LOOP_CLIENTS:
+        resources: dict[Hashable, Any] = {}
+        closer = _closed_with_the_loop(loop, resources)
+        _LOOP_CLIENTS[loop] = (resources, closer)
+        # Started on this loop, the generator is one the loop tracks: asyncio.run,
+        # asyncio.Runner and other runners that call loop.shutdown_asyncgens()
+        # close every such generator before closing the loop, which runs its
+        # finally while the clients' loop still runs. No task is left behind.
+        await closer.__anext__()
+    return _LOOP_CLIENTS[loop][0]
+
+
+async def _closed_with_the_loop(
+    loop: asyncio.AbstractEventLoop, resources: dict[Hashable, Any]
+) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        # Gone from the registry first: a run after this builds new clients.
+        if loop in _LOOP_CLIENTS and _LOOP_CLIENTS[loop][0] is resources:
+            del _LOOP_CLIENTS[loop]
+        await close_resources(resources)
+
+
+async def aclose() -> None:
+    """Close the running event loop's shared clients; the next run builds new ones.
+
+    Call it when no run is in flight on this loop. asyncio.run closes them
+    itself as it ends; a loop closed without shutdown_asyncgens() cannot close
+    them any more, so call aclose() before closing such a loop."""
+    _forget_closed_loops()
+    entry = _LOOP_CLIENTS.pop(asyncio.get_running_loop(), None)
+    if entry is not None:
+        await entry[1].aclose()
+
+
+def _forget_closed_loops() -> None:
+    # A closed loop's clients can neither be reused nor closed (closing a
+    # connection needs its loop): let them go.
+    for loop in list(_LOOP_CLIENTS):
+        if loop.is_closed():
+            _LOOP_CLIENTS.pop(loop, None)
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Close the clients of loops still open at exit (made by hand, never
+    closed); asyncio.run has closed its own already. Best effort: a client
+    that cannot close at exit is not worth a traceback."""
+    for loop, (_, closer) in list(_LOOP_CLIENTS.items()):
+        if not loop.is_closed() and not loop.is_running():
+            # The process is exiting: a failure here has nobody left to act on it.
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(closer.aclose())
+    _LOOP_CLIENTS.clear()
+
+
+# -- usage log (--usage-log) ---------------------------------------------------------
+#
+# One JSON line per provider call when a log is open (USAGE_LOG): every chat
+# attempt (each fallback model tried too), every embeddings request, and whatever
+# other node types report through record_provider_call. Nothing is logged unless
+# asked; prompts, replies and keys never are.
+
+
+class UsageLog:
+    """An append-only JSON-lines file. Each line is one os.write on a descriptor
+    opened with O_APPEND: the kernel appends every write whole, so lines from
+    concurrent calls, threads or processes never mix and none is lost to a crash
+    of this one (no buffer to flush)."""
+
+    def __init__(self, path: str) -> None:
+        # Not through a symlink (O_NOFOLLOW), not into a FIFO or a device: a
+        # hostile path must not make the log write somewhere else.
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        for name in ("O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC"):
+            flags |= getattr(os, name, 0)
+        if os.path.islink(path):
+            raise InputError(f"--usage-log {path} is a symbolic link; give the file itself")
+        try:
+            self.descriptor = os.open(path, flags, 0o644)
+        except OSError as exc:
+            why = "a symbolic link" if os.path.islink(path) else exc.strerror
+            raise InputError(f"cannot write the usage log {path}: {why}") from None
+        if not stat.S_ISREG(os.fstat(self.descriptor).st_mode):
+            os.close(self.descriptor)
+            raise InputError(f"--usage-log {path} is not a regular file")
+
+    def write(self, entry: dict[str, Any]) -> None:
+        data = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode()
+        while data:
+            data = data[os.write(self.descriptor, data) :]
+
+    def close(self) -> None:
+        os.close(self.descriptor)
+
+
+# The open usage log (open_usage_log), or another sink with write(entry); None: off.
+USAGE_LOG: Any = None
+# Set while a batch record runs: its id goes into the usage lines.
+_USAGE_RECORD: contextvars.ContextVar[Any] = contextvars.ContextVar("usage_record")
+# What makes run ids unique: when and in which process this module was loaded.
+_PROCESS_TAG = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}"
+_RUN_COUNT = [0]
+
+
+def _count_run() -> int:
+    _RUN_COUNT[0] += 1
+    return _RUN_COUNT[0]
+
+
+def open_usage_log(path: str) -> None:
+    """Append a line per provider call to `path` from now on (close_usage_log stops)."""
+    global USAGE_LOG
+    close_usage_log()
+    USAGE_LOG = UsageLog(path)
+
+
+def close_usage_log() -> None:
+    global USAGE_LOG
+    log, USAGE_LOG = USAGE_LOG, None
+    if isinstance(log, UsageLog):
+        log.close()
+
+
+def record_provider_call(
+    ctx: NodeContext,
+    *,
+    provider: str,
+    model: str,
+    usage: dict[str, Any] | None = None,
+    latency_ms: float | None = None,
+    cost_usd: float | None = None,
+    error: BaseException | None = None,
+    error_kind: str | None = None,
+) -> None:
+    """Tell the usage log about one provider call as it ends, answered or not
+    (`error`: why not; `error_kind`: the runtime's word for it, e.g. a
+    ChatFailure's kind). Does nothing unless a log is open. Every node type that
+    calls a provider calls this once per request."""
+    if USAGE_LOG is None:
+        return
+    now = time.time()
+    usage = usage or {}
+    tokens_out = usage.get("completion_tokens", usage.get("output_tokens"))
+    tokens_in = usage.get("prompt_tokens", usage.get("input_tokens"))
+    if tokens_in is None and tokens_out is None:
+        tokens_in = usage.get("total_tokens")  # embeddings: input tokens only
+    entry: dict[str, Any] = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+        + f".{int(now % 1 * 1000):03d}Z",
+        "workflow": WORKFLOW["id"],
+        "run": f"{_PROCESS_TAG}-{ctx.run.number}",
+    }
+    record = _USAGE_RECORD.get(None)
+    if record is not None:
+        entry["record"] = record
+    entry.update(
+        node=ctx.node_id,
+        provider=provider,
+        model=model,
+        tokens_in=tokens_in or 0,
+        tokens_out=tokens_out or 0,
+        latency_ms=latency_ms,
+        cost_usd=cost_usd,
+        status="ok" if error is None else "error",
+    )
+    if error is not None:
+        entry["error"] = _error_facts(error, error_kind)
+    USAGE_LOG.write(entry)
+
+
+def _error_facts(error: BaseException, kind: str | None) -> dict[str, Any]:
+    """What failed, without the message (which may quote the request): the
+    failure kind, the HTTP status and the provider's error code."""
+    if kind is None:
+        kind = (
+            "cancelled"
+            if isinstance(error, asyncio.CancelledError)
+            else (
+                "timeout"
+                if isinstance(error, TimeoutError)
+                else "transient" if isinstance(error, TransientError) else type(error).__name__
+            )
+        )
+    facts: dict[str, Any] = {"kind": kind}
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int):
+        facts["http_status"] = status
+    body = getattr(error, "body", None)
+    detail = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(detail, dict):
+        code = detail.get("code") or detail.get("type")
+        if isinstance(code, str):
+            facts["code"] = code[:100]
+    return facts
+
+
+def to_port_type(value: Any, port_type: str | None) -> Any:
+    """An upstream value as a port of `port_type` takes it: any output may feed any input.
+    None (a branch that carried nothing) stays None."""
+    if value is None:
+        return None
+    if port_type == "messages":
+        if isinstance(value, list) and all(isinstance(m, dict) and "role" in m for m in value):
+            return value
+        if isinstance(value, dict) and isinstance(value.get("messages"), list):
+            return value["messages"]
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        return [{"role": "user", "content": text}]
+    if port_type == "text":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list) and all(isinstance(m, dict) and "content" in m for m in value):
+            return "\n\n".join(str(m["content"]) for m in value)
+        return json.dumps(value, default=str)
+    return value
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((_now() - started) * 1000, 1)
+
+
+def _backoff(attempt: int) -> float:
+    """Pause before another try on a rate-limited or overloaded provider:
+    doubling from RETRY_DELAY_S, capped, jittered so callers spread out."""
+    return min(RATE_LIMIT_BACKOFF_CAP_S, max(RETRY_DELAY_S, 0.1) * 2**attempt) * _jitter()
+
+
+def _jitter() -> float:
+    return 0.5 + random.random() / 2
+
+
+def _retry_delay(attempt: int) -> float:
+    factor = 2**attempt if RETRY_BACKOFF == "exponential" else attempt + 1
+    return RETRY_DELAY_S * factor
+
+
+# Limits on one evaluation. Inputs come from anyone, and an expression such as
+# {{ input.text * input.n }} must not take the process's memory or time: an
+# evaluation that would pass one is a node error ("expression-limit").
+EXPRESSION_MAX_SIZE = 1_000_000  # characters or items in any value it builds
+EXPRESSION_MAX_BITS = 100_000  # an integer's size: about 30,000 decimal digits
+EXPRESSION_MAX_RANGE = 100_000  # items in a range() (the sandbox's own limit)
+EXPRESSION_TIME_S = 2.0  # seconds per evaluation (on the main thread)
+_CHARACTERS = f"{EXPRESSION_MAX_SIZE:,}-character"
+_ITEMS = f"{EXPRESSION_MAX_SIZE:,}-item"
+_BITS = f"{EXPRESSION_MAX_BITS:,}-bit number"
+_FORMAT_NUMBERS = re.compile(r"\d+")
+_TEXT = (str, bytes, bytearray)
+_SEQUENCES = (list, tuple, set, frozenset, dict)
+
+
+class ExpressionLimit(WorkflowError):
+    """An expression would build too much or run too long."""
+
+    def __init__(self, limit: str) -> None:
+        super().__init__(f"expression exceeds the {limit} limit (expression-limit)")
+
+
+def _size(value: Any, budget: int = EXPRESSION_MAX_SIZE) -> int:
+    """Characters and items in `value`, nested ones included, counted only
+    until the count passes `budget`: cheap however big the value."""
+    total, pending = 0, [value]
+    while pending and total <= budget:
+        item = pending.pop()
+        if isinstance(item, _TEXT):
+            total += len(item)
+        elif isinstance(item, _SEQUENCES):
+            total += len(item)
+            if total <= budget:
+                pending.extend(item.items() if isinstance(item, dict) else item)
+    return total
+
+
+def _limit_for(value: Any) -> str:
+    return _CHARACTERS if isinstance(value, _TEXT) else _ITEMS
+
+
+def _check_value(value: Any) -> Any:
+    """`value` when it is within the limits and JSON can carry it."""
+    if _size(value) > EXPRESSION_MAX_SIZE:
+        raise ExpressionLimit(_limit_for(value))
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise WorkflowError(f"the expression's value holds {item!r}, not a finite number")
+        if isinstance(item, int) and item.bit_length() > EXPRESSION_MAX_BITS:
+            raise ExpressionLimit(_BITS)
+        if isinstance(item, (list, tuple, set, frozenset)):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_product(left: Any, right: Any) -> None:
+    if _is_int(left) and _is_int(right):
+        if left.bit_length() + right.bit_length() > EXPRESSION_MAX_BITS:
+            raise ExpressionLimit(_BITS)
+        return
+    sequence, times = (right, left) if isinstance(left, int) else (left, right)
+    # Items that are themselves big count: [text] * n is n references to text.
+    if (
+        isinstance(times, int)
+        and isinstance(sequence, (*_TEXT, list, tuple))
+        and times > 0
+        and _size(sequence) * times > EXPRESSION_MAX_SIZE
+    ):
+        raise ExpressionLimit(_limit_for(sequence))
+
+
+def _check_sum(left: Any, right: Any) -> None:
+    for kinds in (_TEXT, (list, tuple)):
+        both = isinstance(left, kinds) and isinstance(right, kinds)
+        if both and len(left) + len(right) > EXPRESSION_MAX_SIZE:
+            raise ExpressionLimit(_limit_for(left))
+
+
+def _check_power(base: Any, exponent: Any) -> None:
+    if not (_is_int(base) and _is_int(exponent) and abs(base) > 1 and exponent > 0):
+        return
+    if exponent > EXPRESSION_MAX_BITS or base.bit_length() * exponent > EXPRESSION_MAX_BITS:
+        raise ExpressionLimit(_BITS)
+
+
+def _check_format(template: Any, *args: Any, **kwargs: Any) -> None:
+    """`template % args`, str.format and |format: widths, precisions and the
+    values to insert must fit the limit."""
+    if not isinstance(template, _TEXT):
+        return
+    text = template.decode(errors="replace") if not isinstance(template, str) else template
+    for digits in _FORMAT_NUMBERS.findall(text):
+        if len(digits) > 7 or int(digits) > EXPRESSION_MAX_SIZE:
+            raise ExpressionLimit(_CHARACTERS)
+    values = [*args, *kwargs.values()]
+    for value in values:
+        if isinstance(value, (tuple, list)):
+            values.extend(item for item in value if _is_int(item))
+        if _is_int(value) and abs(value) > EXPRESSION_MAX_SIZE:
+            raise ExpressionLimit(_CHARACTERS)
+    if len(text) + _size(values) > EXPRESSION_MAX_SIZE:
+        raise ExpressionLimit(_CHARACTERS)
+
+
+def _check_width(value: Any, width: Any = 80, *_args: Any, **_kwargs: Any) -> None:
+    if _is_int(width) and width > EXPRESSION_MAX_SIZE:
+        raise ExpressionLimit(_CHARACTERS)
+
+
+def _check_join(value: Any, separator: Any = "", *_args: Any, **kwargs: Any) -> None:
+    separator = kwargs.get("d", separator)
+    if isinstance(value, _SEQUENCES):
+        gaps = len(value) * len(separator) if isinstance(separator, _TEXT) else 0
+        if gaps + _size(value) > EXPRESSION_MAX_SIZE:
+            raise ExpressionLimit(_CHARACTERS)
+
+
+def _check_replace(value: Any, old: Any = "", new: Any = "", *_args: Any, **_kwargs: Any) -> None:
+    if isinstance(value, str) and isinstance(new, str):
+        old_text = str(old)
+        count = value.count(old_text) if old_text else len(value) + 1
+        if len(value) + count * max(len(new) - len(old_text), 0) > EXPRESSION_MAX_SIZE:
+            raise ExpressionLimit(_CHARACTERS)
+
+
+def _check_indent(value: Any, width: Any = 4, *_args: Any, **_kwargs: Any) -> None:
+    if isinstance(value, str):
+        step = width if _is_int(width) else len(str(width))
+        if len(value) + (value.count("\n") + 1) * max(step, 0) > EXPRESSION_MAX_SIZE:
+            raise ExpressionLimit(_CHARACTERS)
+
+
+def _check_wrap(value: Any, width: Any = 79, *args: Any, **kwargs: Any) -> None:
+    wrap = kwargs.get("wrapstring", args[1] if len(args) > 1 else None) or "\n"
+    if isinstance(value, str) and _is_int(width) and isinstance(wrap, str):
+        lines = len(value) // max(width, 1) + 1
+        if len(value) + lines * len(wrap) > EXPRESSION_MAX_SIZE:
+            raise ExpressionLimit(_CHARACTERS)
+
+
+def _check_tabs(text: Any, size: Any = 8) -> None:
+    if isinstance(text, _TEXT) and _is_int(size):
+        tabs = text.count("\t") if isinstance(text, str) else text.count(b"\t")
+        if len(text) + tabs * max(size, 0) > EXPRESSION_MAX_SIZE:
+            raise ExpressionLimit(_CHARACTERS)
+
+
+def _check_count(value: Any, count: Any = 1, *_args: Any, **_kwargs: Any) -> None:
+    if _is_int(count) and count > EXPRESSION_MAX_SIZE:
+        raise ExpressionLimit(_ITEMS)
+
+
+def _check_whole(value: Any, *_args: Any, **_kwargs: Any) -> None:
+    # Written out as text (|string, |tojson) or summed: nested references count.
+    if _size(value) > EXPRESSION_MAX_SIZE:
+        raise ExpressionLimit(_CHARACTERS)
+
+
+# Filters and str methods that can build more than they are given, with the
+# check each gets before it runs.
+_FILTER_CHECKS: dict[str, Callable[..., None]] = {
+    "center": _check_width,
+    "format": _check_format,
+    "join": _check_join,
+    "replace": _check_replace,
+    "indent": _check_indent,
+    "wordwrap": _check_wrap,
+    "batch": _check_count,
+    "slice": _check_count,
+    "string": _check_whole,
+    "tojson": _check_whole,
+    "pprint": _check_whole,
+    "sum": _check_whole,
+}
+_METHOD_CHECKS: dict[str, Callable[..., None]] = {
+    "ljust": _check_width,
+    "rjust": _check_width,
+    "center": _check_width,
+    "zfill": _check_width,
+    "format": _check_format,
+    "format_map": _check_format,
+    "join": lambda text, items: _check_join(items, text),
+    "replace": _check_replace,
+    "expandtabs": lambda text, size=8: _check_tabs(text, size),
+}
+
+
+def _guarded_filter(function: Callable[..., Any], check: Callable[..., None]) -> Any:
+    # Filters marked to receive the context or environment get it first.
+    passes = hasattr(function, "jinja_pass_arg")
+
+    @functools.wraps(function)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        check(*(args[1:] if passes else args), **kwargs)
+        return function(*args, **kwargs)
+
+    return guarded
+
+
+def _bounded_range(*args: Any) -> range:
+    try:
+        numbers = range(*args)
+        too_many = len(numbers) > EXPRESSION_MAX_RANGE
+    except OverflowError:
+        too_many = True
+    if too_many:
+        raise ExpressionLimit(f"{EXPRESSION_MAX_RANGE:,}-item range")
+    return numbers
+
+
+def _bounded_output(value: Any) -> Any:
+    # Every {{ … }} in a text is written out with str(): bound it first.
+    if isinstance(value, _SEQUENCES) and _size(value) > EXPRESSION_MAX_SIZE:
+        raise ExpressionLimit(_CHARACTERS)
+    return value
+
+
+class BoundedSandbox(ImmutableSandboxedEnvironment):
+    """jinja2's sandbox with bounds on what an expression may build.
+
+    Intercepting these operators also stops jinja2's optimizer from folding
+    them into constants while compiling, which would build the value early."""
+
+    intercepted_binops = frozenset({"*", "+", "**", "%"})
+    _BINOP_CHECKS = {"*": _check_product, "+": _check_sum, "**": _check_power, "%": _check_format}
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(finalize=_bounded_output, **options)
+        self.globals["range"] = _bounded_range
+        for name, check in _FILTER_CHECKS.items():
+            self.filters[name] = _guarded_filter(self.filters[name], check)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "%" and isinstance(left, _TEXT):
+            _check_format(left, right)
+        elif operator != "%":
+            self._BINOP_CHECKS[operator](left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        method = getattr(__obj, "__wrapped__", __obj)  # str.format comes wrapped
+        owner = getattr(method, "__self__", None)
+        check = _METHOD_CHECKS.get(getattr(method, "__name__", ""))
+        if isinstance(owner, _TEXT) and check is not None:
+            check(owner, *args, **kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+# A string that is exactly one {{ expression }} keeps the expression's type;
+# any other string with expressions renders to text.
+_SINGLE_EXPRESSION = re.compile(r"\A\{\{(?P<expression>.*?)\}\}\Z", re.DOTALL)
+_EXPRESSIONS = BoundedSandbox(undefined=StrictUndefined, keep_trailing_newline=True)
+
+
+@functools.cache
+def _compile_expression(source: str) -> Callable[[dict[str, Any]], Any]:
+    match = _SINGLE_EXPRESSION.match(source.strip())
+    if match and "{{" not in match["expression"] and "}}" not in match["expression"]:
+        return _EXPRESSIONS.compile_expression(match["expression"], undefined_to_none=False)
+    return _EXPRESSIONS.from_string(source).render
+
+
+def _evaluate(source: str, scope: dict[str, Any]) -> Any:
+    """One evaluation, stopped after EXPRESSION_TIME_S seconds.
+
+    The timer is a signal, which only the main thread can receive (and which
+    Windows lacks): off it (a library caller's worker thread) evaluation is
+    bounded by the size limits alone, which stop every bomb that builds a value
+    but not a long loop."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "setitimer"
+    ):
+        return _compile_expression(source)(scope)
+
+    def expire(_signal: int, _frame: Any) -> None:
+        raise ExpressionLimit(f"{EXPRESSION_TIME_S:g}-second")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    earlier = signal.setitimer(signal.ITIMER_REAL, EXPRESSION_TIME_S)
+    try:
+        return _compile_expression(source)(scope)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
+        if earlier[0] > 0:
+            signal.setitimer(signal.ITIMER_REAL, *earlier)
+
+
+def check_values(config: dict[str, Any], checks: dict[str, list[dict[str, Any]]]) -> None:
+    """Fields whose value an expression gave, against what the field allows:
+    one of its alternatives, each a JSON Schema subset written at generate time."""
+    for name, rules in checks.items():
+        if name in config and not any(_fits(config[name], rule) for rule in rules):
+            allowed = " or ".join(_described(rule) for rule in rules)
+            raise WorkflowError(f"{name} is {_shown(config[name])}; allowed: {allowed}")
+
+
+_KINDS: dict[str, Callable[[Any], bool]] = {
+    "string": lambda value: isinstance(value, str),
+    "integer": _is_int,
+    "number": lambda value: isinstance(value, (int, float))
+    and not isinstance(value, bool)
+    and math.isfinite(value),
+    "boolean": lambda value: isinstance(value, bool),
+    "null": lambda value: value is None,
+    "object": lambda value: isinstance(value, dict),
+    "array": lambda value: isinstance(value, list),
+}
+_BOUNDS: dict[str, Callable[[Any, Any], bool]] = {
+    "minimum": lambda value, bound: value >= bound,
+    "maximum": lambda value, bound: value <= bound,
+    "exclusiveMinimum": lambda value, bound: value > bound,
+    "exclusiveMaximum": lambda value, bound: value < bound,
+    "minLength": lambda value, bound: len(value) >= bound,
+    "maxLength": lambda value, bound: len(value) <= bound,
+    "minItems": lambda value, bound: len(value) >= bound,
+    "maxItems": lambda value, bound: len(value) <= bound,
+    "pattern": lambda value, bound: re.search(bound, value) is not None,
+    "enum": lambda value, bound: value in bound,
+    "const": lambda value, bound: value == bound,
+}
+
+
+def _fits(value: Any, rule: dict[str, Any]) -> bool:
+    if "type" in rule and not _KINDS[rule["type"]](value):
+        return False
+    if "items" in rule and not all(_fits(item, rule["items"]) for item in value):
+        return False
+    return all(_BOUNDS[key](value, bound) for key, bound in rule.items() if key in _BOUNDS)
+
+
+def _described(rule: dict[str, Any]) -> str:
+    """`number from 0 to 2`, `integer at least 1`, `string matching '^/'`."""
+    words = [rule.get("type", "value")]
+    if "items" in rule:
+        words.append(f"of {rule['items'].get('type', 'value')}")
+    low = rule.get("minimum", rule.get("minLength", rule.get("minItems")))
+    high = rule.get("maximum", rule.get("maxLength", rule.get("maxItems")))
+    unit = {"string": " characters", "array": " items"}.get(words[0], "")
+    if low is not None and high is not None:
+        words.append(f"from {low} to {high}{unit}")
+    elif low is not None:
+        words.append(f"at least {low}{unit}")
+    elif high is not None:
+        words.append(f"at most {high}{unit}")
+    if "exclusiveMinimum" in rule:
+        words.append(f"above {rule['exclusiveMinimum']}")
+    if "exclusiveMaximum" in rule:
+        words.append(f"below {rule['exclusiveMaximum']}")
+    if "pattern" in rule:
+        words.append(f"matching {rule['pattern']!r}")
+    if "enum" in rule:
+        words.append("one of " + ", ".join(json.dumps(item) for item in rule["enum"]))
+    if "const" in rule:
+        words.append(json.dumps(rule["const"]))
+    return " ".join(words)
+
+
+def _shown(value: Any) -> str:
+    """A value in a message: short, whatever its size."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"str {value!r}" if len(value) <= 40 else f"str of {len(value):,} characters"
+    if _is_int(value) and value.bit_length() > 64:
+        return f"int of {value.bit_length():,} bits"
+    if isinstance(value, (bool, int, float)):
+        return f"{type(value).__name__} {value!r}"
+    if isinstance(value, (list, dict)):
+        return f"{type(value).__name__} of {len(value):,} item(s)"
+    return type(value).__name__
+
+
+def resolve(value: Any, scope: dict[str, Any]) -> Any:
+    """`value` with every string holding {{ … }} evaluated against `scope`."""
+    if isinstance(value, str):
+        if "{{" not in value and "{%" not in value and "{#" not in value:
+            return value
+        try:
+            result = _evaluate(value, scope)
+            if isinstance(result, Undefined):
+                result._fail_with_undefined_error()
+            return _check_value(result)
+        except WorkflowError:
+            raise
+        except Exception as exc:
+            # Jinja's errors and the expression's own (1 / 0, None + 1) alike
+            # name the expression, not just the Python error.
+            reason = str(exc) or type(exc).__name__
+            raise WorkflowError(f"cannot evaluate {value!r}: {reason}") from None
+    if isinstance(value, dict):
+        return {key: resolve(item, scope) for key, item in value.items()}
+    if isinstance(value, list):
+        return [resolve(item, scope) for item in value]
+    return value
+
+
+async def execute_trigger(
+    ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any]
+) -> dict[str, Any]:
+    """The entry point: hands the workflow inputs to what it is wired to."""
+    return dict(ctx.run.inputs)
+
+
+async def execute_log(ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any]) -> Any:
+    """One JSON line on stderr (stdout stays clean for results); passes its input on."""
+    record = {"level": config["level"], "node": ctx.node_id, "message": config["message"]}
+    if config.get("data") is not None:
+        record["data"] = config["data"]
+    if config.get("include_input"):
+        record["input"] = inputs.get("input")
+    print(json.dumps(record, ensure_ascii=False, default=str), file=sys.stderr, flush=True)
+    return inputs.get("input")
+
+
+# PostgreSQL pools: one per connection string and event loop, shared by every
+# run on the loop. Each grows on demand up to the maximum and closes with the loop.
+POSTGRES_POOL_MIN_SIZE = 1
+POSTGRES_POOL_MAX_SIZE = 10
+# Seconds to wait for the server when connecting, unless the connection string
+# sets connect_timeout itself.
+POSTGRES_CONNECT_TIMEOUT_S = 10
+# Each statement is its own transaction (autocommit) and runs under its node's
+# timeout as PostgreSQL's statement_timeout: a pooled connection's setting is
+# changed only when it differs from the node's, so it costs no round trip.
+_POSTGRES_SET_TIMEOUT = "SELECT set_config('statement_timeout', %s, false)"
+# SQL that may change statement_timeout itself (SET, RESET ALL, DISCARD ALL).
+_POSTGRES_RESETS = ("statement_timeout", "reset", "discard")
+# SQLSTATEs worth another try: the connection broke, the server is restarting
+# or short of resources, a serialization failure or deadlock, a lock wait.
+_POSTGRES_TRANSIENT = (
+    "08000", "08001", "08003", "08004", "08006", "08007", "40001", "40P01", "53", "55P03",
+    "57P01", "57P02", "57P03",
+)  # fmt: skip
+_POSTGRES_REJECTED_LOGIN = (
+    "password authentication failed",
+    "no password supplied",
+    "does not exist",
+    "pg_hba.conf",
+    "authentication failed",
+)
+# Column values that JSON carries as they are (everything else is converted).
+_POSTGRES_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+class PostgresPool:
+    """The pool of one connection string (a ctx.resource): opened on first use,
+    after a direct connection has shown the string works, so that a wrong
+    password or a refused connection is reported as such."""
+
+    def __init__(self, conninfo: str, env: str) -> None:
+        try:
+            psycopg.conninfo.conninfo_to_dict(conninfo)
+        except psycopg.Error:
+            # libpq's message quotes the string: say what is wrong without it.
+            raise ConfigurationError(
+                f"{env} does not hold a PostgreSQL connection string (a postgresql:// URL or "
+                "key=value pairs)"
+            ) from None
+        self.conninfo = conninfo
+        self.pool: psycopg_pool.AsyncConnectionPool[Any] | None = None
+        self._opening = asyncio.Lock()
+        self._watch: asyncio.Task[None] | None = None
+        # Every connection the pool opened (see close), and the statement_timeout
+        # each has now (in milliseconds, as text) when known.
+        self._opened: set[psycopg.AsyncConnection[Any]] = set()
+        self.timeouts: dict[psycopg.AsyncConnection[Any], str] = {}
+
+    def options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"autocommit": True, "row_factory": dict_row}
+        if "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(self.conninfo):
+            options["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
+        return options
+
+    async def connections(self, env: str) -> psycopg_pool.AsyncConnectionPool[Any]:
+        if self.pool is None:
+            async with self._opening:
+                if self.pool is None:
+                    self.pool = await self._open(env)
+                    self._watch = asyncio.create_task(self._close_with_the_loop())
+        return self.pool
+
+    async def _open(self, env: str) -> psycopg_pool.AsyncConnectionPool[Any]:
+        await (await self.connect(env, transient=False)).close()
+        pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
+            self.conninfo,
+            min_size=POSTGRES_POOL_MIN_SIZE,
+            max_size=POSTGRES_POOL_MAX_SIZE,
+            kwargs=self.options(),
+            open=False,
+            configure=self._opened_one,
+            name="catalyst-postgres",
+        )
+        wait = POSTGRES_CONNECT_TIMEOUT_S + 5
+        try:
+            # Waiting for the first connection keeps the pool from growing a
+            # second one for the first request.
+            await pool.open(wait=True, timeout=wait)
+        except psycopg_pool.PoolTimeout:
+            raise await self.why_no_connection(env, wait) from None
+        return pool
+
+    async def _opened_one(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        self._opened = {known for known in self._opened if not known.closed}
+        self._opened.add(connection)
+        self.timeouts = {known: value for known, value in self.timeouts.items() if not known.closed}
+
+    async def _close_with_the_loop(self) -> None:
+        """asyncio.run cancels every task before it closes shared clients, and
+        the pool's own tasks outlive a cancellation (to keep the pool
+        consistent), so asyncio.run would wait for them forever. This task is
+        cancelled in the same pass and closes the pool, which stops them."""
+        try:
+            await asyncio.get_running_loop().create_future()
+        except asyncio.CancelledError:
+            await self.close()
+            raise
+
+    async def connect(self, env: str, transient: bool) -> psycopg.AsyncConnection[Any]:
+        """A connection of its own, or an error that says why there is none."""
+        try:
+            return await psycopg.AsyncConnection.connect(self.conninfo, **self.options())
+        except psycopg.Error as exc:
+            reason = _postgres_one_line(str(exc).removeprefix("connection failed: "))
+            reason = _postgres_scrub(reason, self.conninfo)
+            where = f"the connection string in {env}"
+            if any(words in reason for words in _POSTGRES_REJECTED_LOGIN):
+                raise ConfigurationError(f"PostgreSQL rejected {where}: {reason}") from None
+            error = TransientError if transient else WorkflowError
+            raise error(f"cannot connect to PostgreSQL with {where}: {reason}") from None
+
+    async def why_no_connection(self, env: str, waited: float) -> WorkflowError:
+        """After waiting in vain for a pooled connection: is the server gone, or
+        is every connection busy?"""
+        try:
+            await (await self.connect(env, transient=True)).close()
+        except WorkflowError as exc:
+            return exc
+        return TransientError(
+            f"no pooled PostgreSQL connection came free within {waited:g} s "
+            f"({POSTGRES_POOL_MAX_SIZE} at most, see POSTGRES_POOL_MAX_SIZE)"
+        )
+
+    async def close(self) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None and watch is not asyncio.current_task():
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            try:
+                await pool.close()
+            except asyncio.CancelledError:
+                # At loop shutdown the pool's workers were cancelled with every
+                # other task, and its close() stops at them (having told them to
+                # stop) before closing its idle connections: close those here.
+                for connection in self._opened:
+                    await connection.close()
+                raise
+
+
+def _postgres_one_line(text: str, limit: int = 500) -> str:
+    line = "; ".join(" ".join(part.split()) for part in text.splitlines() if part.strip())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _postgres_scrub(text: str, conninfo: str) -> str:
+    """`text` without the connection string or its password, however spelt."""
+    secrets = [conninfo]
+    with contextlib.suppress(psycopg.Error):
+        password = psycopg.conninfo.conninfo_to_dict(conninfo).get("password")
+        if isinstance(password, str) and len(password) >= 3:
+            secrets += [password, urllib.parse.quote(password), urllib.parse.quote(password, "")]
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _postgres_failure(exc: psycopg.Error, timeout: float, conninfo: str) -> WorkflowError:
+    """A psycopg error as one line that says what went wrong: a timeout, a lost
+    connection (TransientError: the node's retries apply) or what PostgreSQL
+    said about the statement."""
+    sqlstate = exc.sqlstate or ""
+    diag = exc.diag
+    primary = diag.message_primary or str(exc)
+    if isinstance(exc, psycopg.errors.QueryCanceled) and "statement timeout" in primary:
+        return WorkflowError(
+            f"the statement ran longer than its timeout of {timeout:g} s and "
+            "was cancelled (PostgreSQL statement_timeout)"
+        )
+    lost = isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) and not sqlstate
+    if lost or sqlstate.startswith(_POSTGRES_TRANSIENT):
+        reason = _postgres_scrub(_postgres_one_line(primary), conninfo)
+        return TransientError(f"PostgreSQL: {reason}" + (f" ({sqlstate})" if sqlstate else ""))
+    text = primary
+    if diag.message_detail:
+        text += f". {diag.message_detail}"
+    if diag.message_hint:
+        text += f" Hint: {diag.message_hint}"
+    if "multiple commands" in primary:
+        text += " (one SQL statement per postgresQuery node)"
+    elif sqlstate == "42601" and "$" in primary:
+        text += " ({{ … }} stands for a value, never a table or column name or SQL text)"
+    reason = _postgres_scrub(_postgres_one_line(text), conninfo)
+    if not sqlstate:  # psycopg's own objection, before anything reached the server
+        return WorkflowError(f"cannot send the statement to PostgreSQL: {reason}")
+    return WorkflowError(f"PostgreSQL rejected the statement ({sqlstate}): {reason}")
+
+
+def _postgres_param(value: Any) -> Any:
+    """An evaluated value as psycopg binds it: objects (and lists holding one) as
+    jsonb, other lists as arrays, the rest as they are."""
+    if isinstance(value, dict) or (
+        isinstance(value, list) and any(isinstance(item, dict) for item in value)
+    ):
+        return Jsonb(value)
+    return value
+
+
+def _postgres_json(value: Any) -> Any:
+    """A column value as JSON carries it: numeric as int (no fractional digits)
+    or float, NaN and infinities as "NaN"/"Infinity"/"-Infinity", dates and
+    times in ISO 8601, intervals in seconds, uuid as text, bytea as PostgreSQL
+    writes it (\\x…), arrays and json as lists and objects, anything else as text."""
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            return "NaN" if value.is_nan() else ("Infinity" if value > 0 else "-Infinity")
+        exponent = value.as_tuple().exponent
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "\\x" + bytes(value).hex()
+    if isinstance(value, dict):
+        return {str(key): _postgres_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_postgres_json(item) for item in value]
+    if value.__class__ in _POSTGRES_PLAIN:
+        return value
+    return str(value)  # uuid, inet, ranges, enums of extensions…
+
+
+async def _postgres_statement(
+    shared: PostgresPool,
+    connection: psycopg.AsyncConnection[Any],
+    sql: str,
+    params: dict[str, Any],
+    timeout: float,
+) -> psycopg.AsyncCursor[Any]:
+    """Run the statement under the node's statement_timeout."""
+    milliseconds = str(max(1, round(timeout * 1000)))
+    if shared.timeouts.get(connection) != milliseconds:
+        await connection.execute(_POSTGRES_SET_TIMEOUT, (milliseconds,))
+        shared.timeouts[connection] = milliseconds
+    lowered = sql.lower()
+    if any(word in lowered for word in _POSTGRES_RESETS):
+        # The statement may set statement_timeout: set it again next time.
+        del shared.timeouts[connection]
+    # Prepared: always the extended protocol (so one statement, values never
+    # in the text), and parsed once per connection, not once per run.
+    try:
+        return await connection.execute(sql, params, prepare=True)
+    except psycopg.errors.FeatureNotSupported as exc:
+        if "cached plan must not change result type" not in str(exc):
+            raise
+    # The table changed shape since the statement was prepared (a migration
+    # elsewhere): nothing ran; prepare it afresh.
+    await connection.execute("DEALLOCATE ALL")
+    return await connection.execute(sql, params, prepare=True)
+
+
+async def execute_postgres_query(
+    ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any]
+) -> dict[str, Any]:
+    """One statement: {"rows": [{column: value}], "rowcount": n, "columns": [name]}.
+    rowcount counts the rows returned, or those changed (0 when the statement
+    reports none, such as CREATE TABLE)."""
+    env = config["connection_string"]["$secret"]
+    conninfo = ctx.secret(config["connection_string"])
+    key = ("postgres", hashlib.sha256(conninfo.encode()).hexdigest())
+    shared: PostgresPool = ctx.resource(key, lambda: PostgresPool(conninfo, env))
+    pool = await shared.connections(env)
+    query, timeout = config["query"], config["timeout"]
+    params = {
+        name: _postgres_param(value)
+        for name, value in {**config["params"], **query["values"]}.items()
+    }
+    try:
+        async with pool.connection(timeout=timeout) as connection:
+            cursor = await _postgres_statement(shared, connection, query["sql"], params, timeout)
+            rows = await cursor.fetchall() if cursor.description is not None else []
+    except psycopg_pool.PoolTimeout:
+        raise await shared.why_no_connection(env, timeout) from None
+    except psycopg.Error as exc:
+        raise _postgres_failure(exc, timeout, conninfo) from None
+    columns = [column.name for column in cursor.description or ()]
+    if len(set(columns)) < len(columns):
+        twice = next(name for name in columns if columns.count(name) > 1)
+        raise WorkflowError(
+            f"the statement ran, but its result has more than one column named {twice!r}: "
+            "name each column (SELECT a.id AS a_id, b.id AS b_id …)"
+        )
+    for row in rows:
+        for name, value in row.items():
+            if value.__class__ not in _POSTGRES_PLAIN:
+                row[name] = _postgres_json(value)
+    return {"rows": rows, "rowcount": max(cursor.rowcount, 0), "columns": columns}
+
+
+# ---------------------------------------------------------------------------
+# The workflow's nodes, by generation: a node depends only on nodes of earlier
+# generations. Each starts as soon as the nodes it depends on are done, so
+# independent nodes run concurrently.
+# ---------------------------------------------------------------------------
+
+
+# generation 1 · node 'request' · 'GET /users' ('httpEndpoint')
+async def node_request(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
+    config = {"method": "GET", "path": "/users", "description": ""}
+    return await execute_trigger(ctx, config, inputs)
+
+
+# generation 2 · node 'lookup' · 'Find user' ('postgresQuery')
+async def node_lookup(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
+    config = ctx.resolve(
+        {
+            "connection_string": {"$secret": "DATABASE_URL"},
+            "query": {
+                "sql": "SELECT id, name, email, created_at FROM users WHERE id = %(p1)s",
+                "values": {"p1": "{{ input.userId }}"},
+            },
+            "params": {},
+            "timeout": 5.0,
+        },
+        names_from="params",
+    )
+    return await execute_postgres_query(ctx, config, inputs)
+
+
+# generation 3 · node 'report' · 'Report' ('log')
+async def node_report(ctx: NodeContext, inputs: dict[str, Any]) -> Any:
+    config = ctx.resolve(
+        {
+            "level": "info",
+            "message": (
+                "user {{ input.userId }}: {{ nodes.lookup.output.rows[0].name"
+                " if nodes.lookup.output.rows else 'not found' }}"
+            ),
+            "data": {"rowcount": "{{ nodes.lookup.output.rowcount }}"},
+            "include_input": False,
+        }
+    )
+    return await execute_log(ctx, config, inputs)
+
+
+STEPS = (
+    Step("request", "GET /users", node_request),
+    Step("lookup", "Find user", node_lookup, after=("request",)),
+    Step("report", "Report", node_report, links={"input": (Link("lookup"),)}),
+)
+# The workflow's result: the outputs of the nodes nothing else consumes.
+SINKS: tuple[str, ...] = ("report",)
+
+
+async def run_workflow(
+    inputs: dict[str, Any],
+    *,
+    on_event: EventHandler | None = None,
+    resources: dict[Hashable, Any] | None = None,
+) -> dict[str, Any]:
+    """Run the workflow once: {"outputs", "usage", "latency_ms", "nodes"}.
+
+    `on_event` receives each event as it happens (see stream_workflow).
+    API clients (and their connections) are shared by every run on the same
+    event loop and closed when the loop ends or on `await aclose()`. A caller
+    managing lifetimes itself passes its own `resources` dict instead: the run
+    uses it and never closes it (close_resources() does).
+    """
+    checked = check_inputs(inputs)
+    shared = await loop_resources() if resources is None else resources
+    run = Run(checked, on_event, shared)
+    try:
+        return await asyncio.wait_for(run.execute(STEPS, SINKS), RUN_TIMEOUT_S)
+    except TimeoutError:
+        error = WorkflowError(f"the workflow did not finish within {RUN_TIMEOUT_S:g} s")
+        run.emit({"type": "workflow_failed", "error": str(error)})
+        raise error from None
+    except WorkflowError as exc:
+        run.emit({"type": "workflow_failed", "error": str(exc)})
+        raise
+
+
+async def stream_workflow(
+    inputs: dict[str, Any], *, resources: dict[Hashable, Any] | None = None
+) -> AsyncIterator[dict[str, Any]]:
+    """Run the workflow, yielding events as they happen: node_started, token,
+    node_finished, node_skipped, then workflow_finished (or workflow_failed).
+
+    Each event is a JSON-ready dict, ready to forward as a server-sent event.
+    Clients are shared with every other run on the loop, as for run_workflow;
+    `resources` is the same as there.
+    """
+    events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+    async def drive() -> None:
+        try:
+            await run_workflow(inputs, on_event=events.put_nowait, resources=resources)
+        finally:
+            events.put_nowait(None)
+
+    task = asyncio.create_task(drive())
+    try:
+        while (event := await events.get()) is not None:
+            yield event
+        await task
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+# -- batch runs ---------------------------------------------------------------------
+
+
+# The keys every result line has: how a previous output of a batch is told
+# apart from a file that is not ours (which is never written to).
+_RESULT_KEYS = ("id", "status", "latency_ms")
+
+
+def _is_result_line(line: bytes) -> bool:
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return (
+        isinstance(record, dict)
+        and all(key in record for key in _RESULT_KEYS)
+        and record["status"] in ("ok", "failed")
+    )
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _check_output(source: str, target: str) -> tuple[set[str], int, int | None]:
+    """Ids already in `target`, how many of them failed, and where a torn last
+    line begins (None: the file ends on a whole line). Changes nothing.
+
+    InputError when `target` is `source`, or exists and is anything but a
+    previous output of a batch: every whole line a result line, and a torn
+    last line (a run killed mid-write) the start of one."""
+    try:
+        if os.path.samefile(source, target):
+            raise InputError(f"--output {target} is the --batch file; choose another file")
+    except FileNotFoundError:
+        return set(), 0, None
+    if not os.path.isfile(target):
+        raise InputError(f"--output {target} is not a regular file")
+    # The last line about an id is its result: a re-run appends a new one.
+    latest: dict[str, dict[str, Any]] = {}
+    offset, torn_at = 0, None
+    with open(target, "rb") as file:
+        for number, line in enumerate(file, start=1):
+            if not line.endswith(b"\n"):
+                # Our lines start so; a torn one does not parse, or is whole but
+                # lost its line break.
+                if line.startswith(b'{"id": ') and (_is_result_line(line) or not _is_json(line)):
+                    torn_at = offset
+                    break
+            elif not line.strip():
+                offset += len(line)
+                continue
+            elif _is_result_line(line):
+                record = json.loads(line)
+                latest[str(record["id"])] = record
+                offset += len(line)
+                continue
+            raise InputError(
+                f"--output {target} exists and is not an output of this batch (line {number} "
+                "is not a result line); choose another file"
+            )
+    done, failed = set(), 0
+    for record_id, record in latest.items():
+        if record["status"] == "failed" and _runs_again(record):
+            continue
+        done.add(record_id)
+        failed += record["status"] == "failed"
+    return done, failed, torn_at
+
+
+def _runs_again(record: dict[str, Any]) -> bool:
+    """Whether a re-run retries this failed record (RETRY_FAILED: --retry-failed
+    retries every failure, --no-retry-failed none, by default the transient ones)."""
+    if RETRY_FAILED == "all":
+        return True
+    return RETRY_FAILED == "transient" and record.get("transient") is True
+
+
+def _read_record(number: int, line: bytes) -> tuple[Any, dict[str, Any] | str]:
+    """(id, inputs) of one input line; the inputs are an error text when the
+    line cannot be read as a JSON object: that record fails, the others run."""
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        return number, f"line {number} is not valid UTF-8"
+    except RecursionError:
+        return number, f"line {number} is nested too deeply"
+    except json.JSONDecodeError as exc:
+        return number, f"line {number} is not JSON: {exc}"
+    except ValueError as exc:
+        # Python refuses numbers of more than 4,300 digits (int_max_str_digits).
+        return number, f"line {number} is not usable JSON: {exc}"
+    if not isinstance(record, dict):
+        return number, f"line {number} is not a JSON object"
+    record_id = record.get("id", number)
+    if "id" not in INPUTS:
+        record.pop("id", None)
+    return record_id, record
+
+
+def _records(path: str) -> Iterator[tuple[int, Any, dict[str, Any] | str]]:
+    """(line number, id, inputs) per input line. Read lazily: files may be large."""
+    with open(path, "rb") as file:
+        for number, line in enumerate(file, start=1):
+            if line.strip():
+                yield number, *_read_record(number, line)
+
+
+def _count_records(path: str) -> int:
+    """How many records `path` holds; InputError when two have the same id
+    (each result line names its record by id, so resuming could not tell them apart)."""
+    first_line: dict[str, int] = {}
+    for number, record_id, _ in _records(path):
+        key = str(record_id)
+        if key in first_line:
+            raise InputError(
+                f"{path}: id {key!r} is on line {first_line[key]} and line {number}; "
+                "ids must be unique"
+            )
+        first_line[key] = number
+    return len(first_line)
+
+
+class _BatchProgress:
+    """Counts, latencies and costs; a live progress line when stderr is a terminal."""
+
+    def __init__(self, total: int, live: bool) -> None:
+        self.total, self.live = total, live
+        self.ok = self.failed = self.fallbacks = self.rate_limit_retries = 0
+        self.rate_limit_wait_s = 0.0
+        self.latencies: list[float] = []
+        self.usage: dict[str, Any] = {
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "total_tokens": 0,
+            "cost_usd": 0.0,
+        }
+        self.started = _now()
+
+    def add(self, line: dict[str, Any]) -> None:
+        if line["status"] == "ok":
+            self.ok += 1
+        else:
+            self.failed += 1
+        self.fallbacks += "fallbacks" in line
+        self.rate_limit_retries += line.get("rate_limit_retries", 0)
+        self.rate_limit_wait_s += line.get("rate_limit_wait_s", 0.0)
+        self.latencies.append(line["latency_ms"])
+        for key, value in line.get("usage", {}).items():
+            self.usage[key] = self.usage.get(key, 0) + value
+        if self.live:
+            sys.stderr.write("\r" + self.line() + "\x1b[K")
+            sys.stderr.flush()
+
+    def line(self) -> str:
+        done = self.ok + self.failed
+        elapsed = _now() - self.started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = f", ETA {(self.total - done) / rate:.0f} s" if rate and self.total > done else ""
+        return f"{done}/{self.total} done, {self.failed} failed, {rate:.1f}/s{eta}"
+
+    def summary(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies)
+
+        def percentile(share: float) -> float | None:
+            return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else None
+
+        return {
+            "records": self.ok + self.failed,
+            "ok": self.ok,
+            "failed": self.failed,
+            "fallbacks": self.fallbacks,
+            # Tries after a rate limit or overload, and the time paused for them.
+            "rate_limit_retries": self.rate_limit_retries,
+            "rate_limit_wait_s": round(self.rate_limit_wait_s, 3),
+            "usage": {key: round(value, 8) for key, value in self.usage.items()},
+            "latency_ms": {"p50": percentile(0.5), "p95": percentile(0.95)},
+            "elapsed_s": round(_now() - self.started, 3),
+        }
+
+
+def _open_output(source: str, target: str) -> tuple[set[str], int, int]:
+    """Ids already in `target`, how many of them failed, and how many records
+    of `source` are left to run; a torn last line of `target` is cut off.
+    Everything that can refuse the run does so before the output is touched."""
+    done, failed_before, torn_at = _check_output(source, target)
+    total = _count_records(source) - len(done)
+    if torn_at is not None:
+        # A run killed mid-write left a torn last line: cut it off, so that
+        # record runs again and appears exactly once.
+        with open(target, "rb+") as file:
+            file.truncate(torn_at)
+    return done, failed_before, max(total, 0)
+
+
+async def _run_record(record_id: Any, inputs: dict[str, Any] | str) -> tuple[dict[str, Any], str]:
+    """One record's result line, as a dict and as the JSON text to write. Records
+    share the event loop's clients (loop_resources)."""
+    started = _now()
+    # The usage log's lines of this record's calls carry its id.
+    _USAGE_RECORD.set(record_id)
+    try:
+        if isinstance(inputs, str):
+            raise InputError(inputs)
+        result = await run_workflow(inputs)
+        line = {
+            "id": record_id,
+            "status": "ok",
+            "outputs": result["outputs"],
+            "usage": result["usage"],
+            "latency_ms": result["latency_ms"],
+        }
+        if fallbacks := _node_errors(result):
+            line["fallbacks"] = fallbacks
+        waits = [s for s in result["nodes"].values() if s.get("rate_limit_retries")]
+        if waits:
+            line["rate_limit_retries"] = sum(s["rate_limit_retries"] for s in waits)
+            line["rate_limit_wait_s"] = round(sum(s["rate_limit_wait_s"] for s in waits), 3)
+    except WorkflowError as exc:
+        line = {
+            "id": record_id,
+            "status": "failed",
+            "error": str(exc),
+            "latency_ms": _elapsed_ms(started),
+        }
+        if getattr(exc, "transient", False):
+            # Rate limits, overload, timeouts: a re-run of the batch tries it again.
+            line["transient"] = True
+    except Exception as exc:
+        # Whatever a record does, it fails alone: the batch goes on.
+        line = {
+            "id": record_id,
+            "status": "failed",
+            "error": _redact_urls(f"{type(exc).__name__}: {exc}"),
+            "latency_ms": _elapsed_ms(started),
+        }
+    try:
+        text = json.dumps(line, ensure_ascii=False, default=str)
+    except (ValueError, RecursionError) as exc:
+        line = {
+            "id": record_id,
+            "status": "failed",
+            "error": f"the result cannot be written as JSON: {exc}",
+            "latency_ms": line["latency_ms"],
+        }
+        text = json.dumps(line, ensure_ascii=False, default=str)
+    return line, text
+
+
+async def run_batch(source: str, target: str, concurrency: int) -> tuple[dict[str, Any], bool]:
+    """Run every record of `source` not yet in `target`, appending one result
+    line per record as it finishes. Returns the summary, and whether the whole
+    output (earlier runs included) holds a failure.
+
+    Ctrl-C stops taking records and lets those in flight finish; a second
+    Ctrl-C abandons them (they run again on the next resume)."""
+    done, failed_before, total = _open_output(source, target)
+    progress = _BatchProgress(total, sys.stderr.isatty())
+    slots = asyncio.Semaphore(concurrency)
+    stopping = asyncio.Event()
+    in_flight: set[asyncio.Task[None]] = set()
+    loop = asyncio.get_running_loop()
+
+    def interrupt() -> None:
+        if stopping.is_set():
+            for task in in_flight:
+                task.cancel()
+        stopping.set()
+        print(
+            f"\nstopping: finishing {len(in_flight)} record(s) in flight "
+            "(Ctrl-C again to abandon them)",
+            file=sys.stderr,
+        )
+
+    loop.add_signal_handler(signal.SIGINT, interrupt)
+    with open(target, "a", encoding="utf-8") as out:
+
+        async def one(record_id: Any, inputs: dict[str, Any] | str) -> None:
+            try:
+                line, text = await _run_record(record_id, inputs)
+            finally:
+                slots.release()
+            # One write per line and a flush: a crash loses only records in flight.
+            out.write(text + "\n")
+            out.flush()
+            progress.add(line)
+
+        try:
+            for _, record_id, inputs in _records(source):
+                if str(record_id) in done:
+                    continue
+                await slots.acquire()
+                if stopping.is_set():
+                    break
+                task = asyncio.create_task(one(record_id, inputs))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            await asyncio.gather(*in_flight, return_exceptions=True)
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+            # Every record shared the loop's clients; closed before the summary.
+            await aclose()
+    if progress.live:
+        sys.stderr.write("\n")
+    summary = progress.summary()
+    summary["interrupted"] = stopping.is_set()
+    return summary, failed_before + progress.failed > 0
+
+
+# -- batch runs on a Dask cluster (--dask) -------------------------------------------
+#
+# The client (this process) reads the input, sends records to the workers in
+# chunks and is the only writer of the output, so the resume and exactly-once
+# rules of a local batch hold unchanged. Workers run this very script: a worker
+# plugin carries its source to every worker (those that join or replace a dead
+# one later too) and loads it there as a module, which runs each chunk on one
+# event loop per worker process.
+
+DASK_INSTALL = "pip install 'dask[distributed]'"
+
+
+def _import_distributed() -> Any:
+    """The `distributed` package. It is an optional extra that only --dask
+    needs, so it is not among the script's dependencies: InputError if missing."""
+    try:
+        import distributed
+    except ImportError:
+        raise InputError(
+            f"--dask needs Dask's distributed scheduler, which is not installed: {DASK_INSTALL}"
+        ) from None
+    return distributed
+
+
+def _dask_load(name: str, source: str) -> Any:
+    """The workflow module `name` on a worker, run from `source` on first use.
+    Travels by value (cloudpickle) with the plugin, so it names only `sys`."""
+    module = sys.modules.get(name)
+    if module is None:
+        module = type(sys)(name)  # the module type, without importing `types`
+        # Registered before it runs: dataclasses look their own module up meanwhile.
+        sys.modules[name] = module
+        try:
+            exec(compile(source, f"<{name}>", "exec", dont_inherit=True), module.__dict__)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return module
+
+
+def _dask_task(
+    name: str, records: list[tuple[Any, Any]]
+) -> tuple[str | None, list[str], list[dict[str, Any]]]:
+    """One chunk, on a Dask worker (in one of its threads): the module the plugin
+    loaded there runs it. Travels by value (cloudpickle), so it names only `sys`."""
+    result: tuple[str | None, list[str], list[dict[str, Any]]] = sys.modules[name]._dask_worker_run(
+        records
+    )
+    return result
+
+
+def _dask_plugin(distributed: Any, name: str, source: str, settings: dict[str, Any]) -> Any:
+    """A worker plugin that loads this script on every worker, now and later."""
+
+    class WorkflowOnWorkers(distributed.WorkerPlugin):
+        def __init__(self) -> None:
+            self.name, self.source, self.settings = name, source, settings
+
+        def setup(self, worker: Any) -> None:
+            _dask_load(self.name, self.source)._dask_worker_start(self.settings)
+
+        def teardown(self, worker: Any) -> None:
+            module = sys.modules.pop(self.name, None)
+            if module is not None:
+                module._dask_worker_stop()
+
+    return WorkflowOnWorkers()
+
+
+# On a worker: the event loop this process runs records on (in a thread of its
+# own, so that chunks arriving in several Dask threads share one rate limiter,
+# one set of clients and one --concurrency), and those clients and slots.
+_DASK_WORKER: dict[str, Any] = {}
+
+
+def _dask_worker_start(settings: dict[str, Any]) -> None:
+    import threading  # only a Dask worker runs a loop of its own
+
+    if settings.get("usage_log"):
+        # Usage lines go back to the client with each chunk's results: it alone
+        # writes the log, as it alone writes the output.
+        global USAGE_LOG
+        USAGE_LOG = _UsageLines()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="catalyst-records", daemon=True)
+    thread.start()
+    _DASK_WORKER.update(loop=loop, thread=thread, slots=asyncio.Semaphore(settings["concurrency"]))
+
+
+def _dask_worker_run(
+    records: list[tuple[Any, Any]],
+) -> tuple[str | None, list[str], list[dict[str, Any]]]:
+    """(None, result lines as JSON text, usage log lines) for a chunk; (why, [],
+    []) when this worker cannot run records at all (its environment lacks a
+    variable): that is no record's failure, so nothing is written and a resume
+    runs them."""
+    try:
+        _check_environment()
+    except InputError as exc:
+        return f"on a Dask worker: {exc}", [], []
+    running = asyncio.run_coroutine_threadsafe(_dask_chunk(records), _DASK_WORKER["loop"])
+    return None, *running.result()
+
+
+class _UsageLines(list[dict[str, Any]]):
+    """A Dask worker's usage log: lines kept until a chunk takes them back."""
+
+    def write(self, entry: dict[str, Any]) -> None:
+        self.append(entry)
+
+
+async def _dask_chunk(records: list[tuple[Any, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    slots: asyncio.Semaphore = _DASK_WORKER["slots"]
+
+    async def one(record_id: Any, inputs: dict[str, Any] | str) -> str:
+        # Records on this worker share its loop's clients (loop_resources).
+        async with slots:
+            return (await _run_record(record_id, inputs))[1]
+
+    texts = list(await asyncio.gather(*(one(*record) for record in records)))
+    # The usage lines of every call so far (other chunks' too): taken on the
+    # loop's own thread, where calls add them, so none is taken twice or lost.
+    usage: list[dict[str, Any]] = []
+    if isinstance(USAGE_LOG, _UsageLines):
+        usage = USAGE_LOG[:]
+        USAGE_LOG.clear()
+    return texts, usage
+
+
+def _dask_worker_stop() -> None:
+    state = dict(_DASK_WORKER)
+    _DASK_WORKER.clear()
+    if not state:
+        return
+    loop = state["loop"]
+    closing = asyncio.run_coroutine_threadsafe(aclose(), loop)
+    try:
+        closing.result(timeout=10)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        state["thread"].join(timeout=10)
+        if not state["thread"].is_alive():
+            loop.close()
+
+
+def _dask_chunks(
+    source: str, done: set[str], size: int
+) -> Iterator[list[tuple[Any, dict[str, Any] | str]]]:
+    """Records not yet in the output, `size` at a time, read lazily."""
+    chunk: list[tuple[Any, dict[str, Any] | str]] = []
+    for _, record_id, inputs in _records(source):
+        if str(record_id) not in done:
+            chunk.append((record_id, inputs))
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _dask_connect(distributed: Any, address: str, workers: int) -> tuple[Any, Any]:
+    """(client, the LocalCluster it owns or None) for `address` or "local"."""
+    if address != "local":
+        client = distributed.Client(address, timeout=30, set_as_default=False)
+        try:
+            client.wait_for_workers(1, timeout=60)
+        except BaseException:
+            client.close()
+            raise
+        return client, None
+    import logging  # only a LocalCluster's own logs are set here
+
+    cluster = distributed.LocalCluster(
+        n_workers=workers,
+        threads_per_worker=2,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    return distributed.Client(cluster, set_as_default=False), cluster
+
+
+def _dask_forget(client: Any, name: str) -> None:
+    """Unload this run's module from the workers (a long-lived cluster keeps them)."""
+    try:
+        client.unregister_worker_plugin(name)
+    except Exception as exc:
+        # A cluster that went away has forgotten it already; the results are written.
+        _notice(f"note: the Dask workers did not unload the workflow: {exc}")
+
+
+def _chunk_size(total: int, threads: int, concurrency: int) -> int:
+    """Records per task: at most --concurrency (one chunk keeps a worker's slots
+    busy), and small enough that every worker thread gets about four chunks, so
+    that a short batch is spread evenly and no worker is left finishing a long one."""
+    return max(1, min(concurrency, total // max(4 * threads, 1)))
+
+
+def _share(budget: int | None, workers: int) -> int | None:
+    return None if budget is None else max(1, budget // workers)
+
+
+def run_batch_dask(
+    source: str,
+    target: str,
+    address: str,
+    concurrency: int,
+    chunk_size: int | None,
+    workers: int,
+) -> tuple[dict[str, Any], bool]:
+    """run_batch on a Dask cluster (`address`, or "local": a LocalCluster of
+    `workers` processes): `concurrency` records in flight per worker process,
+    `chunk_size` records per task (None: _chunk_size). Results come back here, one chunk at a time,
+    and are written once each, by id (Dask reruns the task of a worker that died,
+    so a record may have run twice)."""
+    distributed = _import_distributed()
+    done, failed_before, total = _open_output(source, target)
+    if __name__ != "__main__" and __name__ in sys.modules:
+        # Imported, not run: workers cannot import this module by its name, so
+        # its functions travel by value as those of a script (__main__) do.
+        import cloudpickle
+
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    with open(__file__, encoding="utf-8") as file:
+        script = file.read()
+    progress = _BatchProgress(total, sys.stderr.isatty())
+    if total == 0:
+        # Nothing left to run: no cluster to start or to bother.
+        summary = progress.summary()
+        summary.update(interrupted=False, workers=0)
+        return summary, failed_before > 0
+    # A fresh module per run: a long-lived worker keeps nothing (budgets,
+    # clients) from an earlier one.
+    name = f"_catalyst_batch_{os.urandom(8).hex()}"
+    # Why chunks were not run: a worker's environment (exit 2), a task that failed (exit 1).
+    problems: dict[type[WorkflowError], list[str]] = {InputError: [], WorkflowError: []}
+    stopping = interrupted = False
+
+    def interrupt(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        if stopping:
+            raise KeyboardInterrupt
+        stopping = True
+        print(
+            f"\nstopping: finishing {len(pending)} chunk(s) in flight "
+            "(Ctrl-C again to abandon them)",
+            file=sys.stderr,
+        )
+
+    pending: dict[Any, list[tuple[Any, Any]]] = {}
+    client, cluster = _dask_connect(distributed, address, workers)
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        threads = client.nthreads()
+        settings: dict[str, Any] = {"concurrency": concurrency, "usage_log": USAGE_LOG is not None}
+        client.register_plugin(_dask_plugin(distributed, name, script, settings), name=name)
+        size = chunk_size or _chunk_size(total, sum(threads.values()), concurrency)
+        chunks = _dask_chunks(source, done, size)
+        finished = distributed.as_completed(loop=client.loop)
+
+        def submit() -> None:
+            chunk = next(chunks, None)
+            if chunk is not None and not stopping:
+                future = client.submit(_dask_task, name, chunk, pure=False)
+                pending[future] = chunk
+                finished.add(future)
+
+        # Enough chunks queued that no worker thread waits; no more, so that a
+        # large input is not held in memory.
+        for _ in range(sum(threads.values()) + len(threads)):
+            submit()
+        with open(target, "a", encoding="utf-8") as out:
+            try:
+                for future in finished:
+                    pending.pop(future)
+                    try:
+                        problem, texts, usage = future.result()
+                        kind: type[WorkflowError] = InputError
+                    except Exception as exc:
+                        problem, texts = f"a Dask task failed: {type(exc).__name__}: {exc}", []
+                        usage, kind = [], WorkflowError
+                    if USAGE_LOG is not None:
+                        for entry in usage:
+                            USAGE_LOG.write(entry)
+                    if problem is not None:
+                        # Not a record's failure: stop, and leave its records to a resume.
+                        problems[kind].append(problem)
+                        stopping = True
+                    for text in texts:
+                        line = json.loads(text)
+                        if str(line["id"]) in done:
+                            continue  # a chunk run again after a worker died: written once
+                        done.add(str(line["id"]))
+                        # One write per line and a flush: a crash loses only chunks in flight.
+                        out.write(text + "\n")
+                        out.flush()
+                        progress.add(line)
+                    submit()
+            except KeyboardInterrupt:
+                interrupted = True
+                client.cancel(list(pending))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _dask_forget(client, name)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    if progress.live:
+        sys.stderr.write("\n")
+    for kind, reasons in problems.items():
+        if reasons:
+            raise kind(
+                f"{reasons[0]}; {len(reasons)} chunk(s) not run: run the same command "
+                "again to resume"
+            )
+    summary = progress.summary()
+    summary["interrupted"] = stopping or interrupted
+    summary["workers"] = len(threads)
+    return summary, failed_before + progress.failed > 0
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+# The most an input file (--input NAME=@FILE, --inputs-json) or stdin may hold.
+MAX_INPUT_BYTES = 10 * 1024 * 1024
+
+
+def check_inputs(given: dict[str, Any]) -> dict[str, Any]:
+    """The workflow inputs with defaults filled in; InputError when they do not fit."""
+    unknown = sorted(set(given) - set(INPUTS))
+    if unknown:
+        raise InputError(f"unknown input {unknown[0]!r}; this workflow takes: {_input_names()}")
+    values = {}
+    for name, spec in INPUTS.items():
+        if name in given:
+            values[name] = _typed(name, spec["type"], given[name])
+        elif "default" in spec:
+            values[name] = spec["default"]
+        elif spec["required"]:
+            raise InputError(f"missing required input {name!r} (--input {name}=...)")
+    return values
+
+
+def _input_names() -> str:
+    return ", ".join(INPUTS) or "no inputs"
+
+
+def _typed(name: str, expected: str, value: Any) -> Any:
+    """Check a value against the declared type; text from the command line is converted."""
+    if isinstance(value, str) and expected != "string":
+        value = _parse_text(name, expected, value)
+    checks = {
+        "string": lambda v: isinstance(v, str),
+        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "object": lambda v: isinstance(v, dict),
+        "array": lambda v: isinstance(v, list),
+    }
+    if not checks[expected](value):
+        raise InputError(f"input {name!r} must be {expected}, got {type(value).__name__}")
+    if not _all_finite(value):
+        raise InputError(
+            f"input {name!r} holds NaN or Infinity; only finite numbers are allowed "
+            "(JSON has no others)"
+        )
+    return value
+
+
+def _all_finite(value: Any) -> bool:
+    """Whether no float in `value`, however nested, is NaN or infinite."""
+    pending, seen = [value], set()
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, (list, tuple, dict)) and id(item) not in seen:
+            seen.add(id(item))
+            pending.extend(item.values() if isinstance(item, dict) else item)
+    return True
+
+
+def _json_value(text: str, what: str) -> Any:
+    """JSON text as a value. Numbers too long to read and nesting too deep are
+    InputErrors too, not tracebacks; NaN and Infinity are refused by _typed."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InputError(f"{what} is nested too deeply") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError:
+        limit = sys.get_int_max_str_digits()
+        raise InputError(f"{what} holds a number longer than {limit:,} digits") from None
+
+
+def _parse_text(name: str, expected: str, text: str) -> Any:
+    if expected == "boolean" and text.lower() in _TRUE + _FALSE:
+        return text.lower() in _TRUE
+    try:
+        return _json_value(text, f"input {name!r}")
+    except json.JSONDecodeError:
+        raise InputError(f"input {name!r} must be {expected}, got {_short(text)}") from None
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:60]) + f"… ({len(text):,} characters)"
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    lines = []
+    for name, spec in INPUTS.items():
+        facts = [spec["type"]]
+        if spec["required"]:
+            facts.append("required")
+        if "default" in spec:
+            facts.append(f"default {json.dumps(spec['default'])}")
+        description = f": {spec['description']}" if spec["description"] else ""
+        lines.append(f"  {name} ({', '.join(facts)}){description}")
+    environment = [f"  {name}" + (f": {text}" if text else "") for name, text in SECRETS.items()]
+    epilog = "inputs:\n" + ("\n".join(lines) or "  none")
+    if environment:
+        epilog += "\n\nenvironment variables:\n" + "\n".join(environment)
+    summary = f"Run the workflow {WORKFLOW['name']!r}. {WORKFLOW['description']}".strip()
+    parser = argparse.ArgumentParser(
+        description=_as_written(summary),
+        epilog=_as_written(epilog),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an input value; NAME=@FILE reads it from a file (at most 10 MB), "
+        "NAME=@@TEXT passes @TEXT as it is",
+    )
+    parser.add_argument(
+        "--inputs-json", metavar="FILE", help="a JSON object of inputs, from FILE or - (stdin)"
+    )
+    parser.add_argument(
+        "--stream", action="store_true", help="print tokens to stdout as they arrive"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the result, usage and latency as JSON"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check the model providers this workflow calls (keys, models, one 1-token call "
+        "each) and run nothing; exit 0 healthy, 1 degraded, 2 unusable; --json for machines",
+    )
+    parser.add_argument(
+        "--usage-log",
+        metavar="FILE",
+        help="append one JSON line per provider call (time, run, node, provider, model, "
+        "tokens, latency, cost, error kind) to FILE; never prompts, replies or keys",
+    )
+    batch = parser.add_argument_group("batch runs")
+    batch.add_argument(
+        "--batch", metavar="IN.jsonl", help="run once per line (a JSON object of inputs)"
+    )
+    batch.add_argument(
+        "--output",
+        metavar="OUT.jsonl",
+        help="results, appended as each record finishes; "
+        "running the same command again resumes where it stopped",
+    )
+    batch.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        metavar="N",
+        help="records in flight (default 8; with --dask: per worker process)",
+    )
+    batch.add_argument(
+        "--record-timeout",
+        type=float,
+        default=RECORD_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"how long a record (or a single run) keeps trying through rate limits and "
+        f"overload (default {RECORD_TIMEOUT_S:g})",
+    )
+    retry = batch.add_mutually_exclusive_group()
+    retry.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="on a re-run, also retry records that failed for good (default: only those "
+        "that failed on rate limits, overload or timeouts)",
+    )
+    retry.add_argument(
+        "--no-retry-failed",
+        action="store_true",
+        help="on a re-run, keep every failed record as it is",
+    )
+    batch.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run the batch on a Dask cluster: a scheduler "
+        "address (tcp://host:8786) or `local` (worker processes on this machine); "
+        f"needs the optional extra, not installed with the script: {DASK_INSTALL}",
+    )
+    batch.add_argument(
+        "--dask-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="worker processes of --dask local (default: one per CPU)",
+    )
+    batch.add_argument(
+        "--chunk-size",
+        type=int,
+        metavar="N",
+        help="records per Dask task (default: --concurrency, less for a short batch)",
+    )
+    schedule = parser.add_argument_group("running on a schedule")
+    schedule.add_argument(
+        "--schedule",
+        action="store_true",
+        help="run at each tick of the workflow's scheduledTask until stopped (SIGTERM or "
+        "Ctrl-C: after the run in flight); --input values and defaults feed every run; "
+        "one JSON line per run on stdout",
+    )
+    schedule.add_argument(
+        "--max-runs", type=int, metavar="N", help="with --schedule: stop after N runs"
+    )
+    args = parser.parse_args(argv)
+    if bool(args.batch) != bool(args.output):
+        parser.error("--batch and --output go together")
+    if not args.record_timeout > 0:
+        parser.error("--record-timeout must be more than 0 seconds")
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    if args.dask and not args.batch:
+        parser.error("--dask runs a batch: give --batch and --output")
+    if args.dask_workers < 1 or (args.chunk_size is not None and args.chunk_size < 1):
+        parser.error("--dask-workers and --chunk-size must be at least 1")
+    if args.schedule and (args.batch or args.stream):
+        parser.error(
+            "--schedule runs the workflow with the same inputs at each tick: "
+            "not with --batch or --stream"
+        )
+    if args.check and (args.batch or args.schedule or args.stream):
+        parser.error(
+            "--check runs nothing of the workflow: not with --batch, --schedule or " "--stream"
+        )
+    if args.max_runs is not None and (not args.schedule or args.max_runs < 1):
+        parser.error("--max-runs goes with --schedule and must be at least 1")
+    return args
+
+
+def _as_written(text: str) -> str:
+    """Help text that argparse shows as written: it %-formats a description or
+    epilog holding "%(prog)", so then every % is escaped."""
+    return text.replace("%", "%%") if "%(prog)" in text else text
+
+
+def _read_inputs(args: argparse.Namespace) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if args.inputs_json:
+        values = _load_json_inputs(args.inputs_json)
+    for item in args.input:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"--input takes NAME=VALUE, got {item!r}")
+        if value.startswith("@@"):
+            value = value[1:]  # @@ escapes a value that starts with @
+        elif value.startswith("@"):
+            value = _read_file(value[1:])
+        values[name] = value
+    return values
+
+
+def _load_json_inputs(source: str) -> dict[str, Any]:
+    text = _read_stdin() if source == "-" else _read_file(source)
+    try:
+        values = _json_value(text, "--inputs-json")
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--inputs-json is not valid JSON: {exc}") from None
+    if not isinstance(values, dict):
+        raise InputError("--inputs-json must hold a JSON object of input values")
+    return values
+
+
+def _read_file(path: str) -> str:
+    """A regular file's text, at most MAX_INPUT_BYTES: a FIFO or a device
+    (/dev/zero) could block the script or fill its memory."""
+    try:
+        # Non-blocking, so that opening a FIFO with no writer does not wait.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    with open(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise InputError(f"cannot read {path}: not a regular file")
+        data = file.read(MAX_INPUT_BYTES + 1)
+    return _decoded(data, path)
+
+
+def _read_stdin() -> str:
+    return _decoded(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "stdin")
+
+
+def _decoded(data: bytes, source: str) -> str:
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputError(f"{source} holds more than {MAX_INPUT_BYTES // 2**20} MB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{source} is not UTF-8 text") from None
+
+
+def _check_environment() -> None:
+    missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
+    if missing:
+        raise InputError(f"environment variable {missing[0]} is not set")
+
+
+class _TokenPrinter:
+    """Prints streamed replies, each one whole. The first node to stream goes
+    out live; nodes streaming at the same time (parallel branches) are held
+    and printed, then followed live, when the one before them finishes. A line
+    break separates replies."""
+
+    def __init__(self) -> None:
+        # The node whose text was printed last (None: at the start of a line).
+        self.node: str | None = None
+        # The node printed as its tokens arrive; the others wait in `held`,
+        # in the order their first token came; `done` have finished meanwhile.
+        self.live: str | None = None
+        self.held: dict[str, list[str]] = {}
+        self.done: set[str] = set()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind, node = event["type"], event.get("node")
+        if kind == "token":
+            if self.live is None:
+                self.live = node
+            if node == self.live:
+                self._write(node, event["text"])
+            else:
+                self.held.setdefault(node, []).append(event["text"])
+        elif kind == "node_retry":
+            # The node starts its reply again: leave the broken one on its own line.
+            self.held.pop(node, None)
+            if node == self.node:
+                sys.stdout.write("\n")
+                self.node = None
+        elif kind == "node_finished" and node == self.live:
+            self.live = None
+            while self.held and self.live is None:
+                waiting = next(iter(self.held))
+                self._write(waiting, "".join(self.held.pop(waiting)))
+                if waiting in self.done:
+                    self.done.discard(waiting)
+                else:
+                    self.live = waiting
+        elif kind == "node_finished" and node in self.held:
+            self.done.add(node)
+
+    def _write(self, node: str, text: str) -> None:
+        if self.node is not None and node != self.node:
+            sys.stdout.write("\n")
+        self.node = node
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _notice(text: str) -> None:
+    """One line on stderr (a slow node, a rate-limit wait), safe for the terminal."""
+    start = "\r\x1b[K" if sys.stderr.isatty() else ""
+    sys.stderr.write(start + _printable(text) + "\n")
+    sys.stderr.flush()
+
+
+def _node_errors(result: dict[str, Any]) -> dict[str, str]:
+    """Nodes the run went on without (onError fallback or continue, a failed
+    branch of a fan-out): why. Nodes a failed branch cancelled say the same again."""
+    return {
+        node: stats["error"]
+        for node, stats in result["nodes"].items()
+        if "error" in stats and stats["status"] != "cancelled"
+    }
+
+
+def _print_result(result: dict[str, Any]) -> None:
+    outputs = list(result["outputs"].values())
+    if len(outputs) == 1 and isinstance(outputs[0], str):
+        print(outputs[0])
+    elif len(outputs) == 1 and isinstance(outputs[0], dict) and "content" in outputs[0]:
+        print(outputs[0]["content"])
+    else:
+        print(json.dumps(result["outputs"], indent=2, ensure_ascii=False, default=str))
+
+
+def _usage_line(usage: dict[str, Any]) -> str:
+    line = (
+        f"{usage['total_tokens']} tokens ({usage['prompt_tokens']} in, "
+        f"{usage['completion_tokens']} out)"
+    )
+    if "cost_usd" in usage:
+        line += f", about ${usage['cost_usd']:.6f}"
+    return line
+
+
+def _batch_line(summary: dict[str, Any]) -> str:
+    latency = summary["latency_ms"]
+    fallbacks = f", {summary['fallbacks']} used a fallback" if summary["fallbacks"] else ""
+    if summary["rate_limit_retries"]:
+        fallbacks += (
+            f", {summary['rate_limit_retries']} tries again after rate limits "
+            f"({summary['rate_limit_wait_s']:g} s paused)"
+        )
+    return (
+        f"{summary['records']} record(s): {summary['ok']} ok, {summary['failed']} failed"
+        f"{fallbacks}; "
+        f"{_usage_line(summary['usage'])}; latency p50 {latency['p50']} ms, "
+        f"p95 {latency['p95']} ms"
+    )
+
+
+def _health_check(as_json: bool) -> int:
+    """--check: 0 healthy, 1 degraded, 2 unusable (see run_check)."""
+    note = "this workflow calls no model provider: nothing to check"
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "workflow": WORKFLOW["id"],
+                    "status": "nothing to check",
+                    "exit_code": 0,
+                    "providers": [],
+                    "models": [],
+                    "problems": [],
+                }
+            )
+        )
+    else:
+        print(note)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 done, 1 the run (or a batch record) failed, 2 bad inputs
+    or environment, 130 interrupted."""
+    args = _parse_args(argv)
+    NOTICE_HANDLERS.append(_notice)
+    try:
+        return _main(args)
+    finally:
+        NOTICE_HANDLERS.remove(_notice)
+
+
+def _main(args: argparse.Namespace) -> int:
+    global RECORD_TIMEOUT_S, RETRY_FAILED
+    RECORD_TIMEOUT_S = args.record_timeout
+    RETRY_FAILED = "all" if args.retry_failed else "none" if args.no_retry_failed else "transient"
+    try:
+        if args.check:
+            return _health_check(args.json)
+        _check_environment()
+        if args.usage_log:
+            open_usage_log(args.usage_log)
+        if args.batch and args.dask:
+            summary, any_failed = run_batch_dask(
+                args.batch,
+                args.output,
+                args.dask,
+                args.concurrency,
+                args.chunk_size,
+                args.dask_workers,
+            )
+        elif args.batch:
+            summary, any_failed = asyncio.run(run_batch(args.batch, args.output, args.concurrency))
+        if args.batch:
+            if args.json:
+                print(json.dumps(summary, indent=2))
+            else:
+                print(_batch_line(summary), file=sys.stderr)
+            if summary["interrupted"]:
+                return 130
+            return 1 if any_failed else 0
+        if args.schedule:
+            raise InputError(
+                "--schedule runs a workflow that starts on a schedule; this one "
+                "has no scheduledTask trigger"
+            )
+        inputs = check_inputs(_read_inputs(args))
+        printer = _TokenPrinter() if args.stream and not args.json else None
+        result = asyncio.run(run_workflow(inputs, on_event=printer))
+    except InputError as exc:
+        print(f"error: {_printable(str(exc))}", file=sys.stderr)
+        return 2
+    except WorkflowError as exc:
+        print(f"error: {_printable(str(exc))}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {_printable(str(exc))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        close_usage_log()
+    for node, error in _node_errors(result).items():
+        fan_out = result["nodes"][node].get("branch_of")
+        went_on = "its onError value" if fan_out is None else f"the rest of {fan_out!r}"
+        print(
+            f"warning: {_printable(error)}; the run went on with {_printable(went_on)}",
+            file=sys.stderr,
+        )
+    if args.json:
+        try:
+            # Strict JSON: NaN or Infinity (a fallback value, say) is an error, not bad output.
+            text = json.dumps(result, indent=2, ensure_ascii=False, default=str, allow_nan=False)
+        except ValueError:
+            print(
+                "error: the result holds NaN or Infinity, which JSON cannot carry", file=sys.stderr
+            )
+            return 1
+        print(text)
+        return 0
+    if printer is not None and printer.node is not None:
+        sys.stdout.write("\n")
+    else:
+        _print_result(result)
+    if result["usage"]["total_tokens"]:
+        print(f"usage: {_usage_line(result['usage'])}, {result['latency_ms']} ms", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
