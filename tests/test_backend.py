@@ -68,6 +68,9 @@ def test_nodes_is_the_cli_catalog(server: Served) -> None:
 
 def test_models_table(server: Served) -> None:
     table = server.client.get("/api/models").json()
+    cli = subprocess.run(["catalyst", "models", "--json"], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert table["models"] == json.loads(cli.stdout)["models"]
     rows = {(m["provider"], m["id"]): m for m in table["models"]}
     current = rows["groq", "openai/gpt-oss-20b"]
     assert current["status"] == "current"

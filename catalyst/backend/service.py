@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from catalyst import provider_models
+from catalyst import model_listing, provider_models
 from catalyst.cli import Report, Target
 from catalyst.diagnostics import Diagnostic
 from catalyst.formatting import FormatCache, format_parts
@@ -134,33 +134,12 @@ def nodes() -> list[dict[str, Any]]:
 
 
 def models() -> dict[str, object]:
-    """The model table: providers, current and retired chat models, embedding models."""
+    """Providers (names of their key variables, never values) and the model table
+    exactly as `catalyst models --json` lists it: current and retired (with the
+    replacement) chat models, embedding models, limits and prices."""
     providers = [{
         "name": p.name, "label": p.label, "sdk": p.sdk, "key_env": p.key_env,
         "base_url_env": p.base_url_env, "base_url": p.base_url,
         "key_optional": p.key_optional, "serves": list(p.serves),
     } for p in provider_models.PROVIDERS]
-    rows: list[dict[str, object]] = []
-    for m in provider_models.CHAT_MODELS:
-        rows.append({
-            "provider": m.provider, "id": m.id, "kind": "chat", "status": "current",
-            "display_name": m.display_name or m.id, "owned_by": m.owned_by,
-            "context_window": m.context_window, "max_completion_tokens": m.max_completion_tokens,
-            "usd_per_million_input": m.usd_per_million_input,
-            "usd_per_million_output": m.usd_per_million_output,
-            "tokens_per_second": m.tokens_per_second, "quality_rank": m.quality_rank,
-            "default": provider_models.DEFAULT_CHAT_MODELS.get(m.provider) == m.id,
-        })
-    for r in provider_models.RETIRED_MODELS:
-        rows.append({
-            "provider": r.provider, "id": r.id, "kind": "chat", "status": "retired",
-            "replacement": r.replacement, "retired_on": r.retired_on,
-        })
-    for e in provider_models.EMBEDDING_MODELS:
-        rows.append({
-            "provider": e.provider, "id": e.id, "kind": "embedding", "status": "current",
-            "dimensions": e.dimensions, "usd_per_million_input": e.usd_per_million,
-            "max_inputs": e.max_inputs, "max_tokens_per_request": e.max_tokens_per_request,
-            "default": provider_models.DEFAULT_EMBEDDING_MODELS.get(e.provider) == e.id,
-        })
-    return {"providers": providers, "models": rows}
+    return {"providers": providers, "models": model_listing.table_rows()}
