@@ -25,12 +25,15 @@ from catalyst import __version__, model_listing, usage_report
 from catalyst.backend import serve as serve_cli
 from catalyst.compiler import Compiled, check_file, compile_checked
 from catalyst.diagnostics import MAX_REPORTED, Diagnostic, format_text, sort_key
+from catalyst.formatting import format_source
 from catalyst.graph import GRAPH_FORMATS, render_graph
 from catalyst.identifiers import snake_case
 from catalyst.loading import document_shape, read_document, workflow_ids
 from catalyst.local_server import cli as mock_cli
+from catalyst.planning import Plan
 from catalyst.provider_models import PROVIDERS, Provider
 from catalyst.registry import node_types
+from catalyst.rendering import render_app, served_routes
 from catalyst.terminal import printable, printable_json
 from catalyst.upgrade import upgrade_text
 from catalyst.writing import write_atomically
@@ -216,6 +219,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    if args.app:
+        return _generate_app(args)
     report = Report(args.format, [])
     source = Path(args.path)
     many = source.is_dir()
@@ -264,6 +269,56 @@ def cmd_generate(args: argparse.Namespace) -> int:
     else:
         report.emit(quiet_if_clean=True)
         sys.stdout.write(scripts[0])
+    return EXIT_OK
+
+
+def _generate_app(args: argparse.Namespace) -> int:
+    """`--app`: one HTTP app for a manifest's workflows that start from an
+    httpEndpoint, APP.py plus each workflow's script beside it (APP.<id>.py)."""
+    source = Path(args.path)
+    if source.is_dir() or args.workflow or not (args.output or "").endswith(".py"):
+        error("--app serves every workflow of one manifest: catalyst generate MANIFEST "
+              "--app -o APP.py (no --workflow)")
+        return EXIT_INVALID
+    report = Report(args.format, [])
+    targets = _targets([args.path], None, every_workflow=True)
+    compiled = [(target, _compile(target, report)) for target in targets]
+    if report.has_errors:
+        report.emit()
+        return EXIT_INVALID
+    app_path = Path(args.output)
+    scripts: list[tuple[Plan, str]] = []
+    outputs: dict[Path, str] = {}
+    owners: dict[tuple[str, str], str] = {}
+    for target, result in compiled:
+        assert result is not None
+        if "service" not in result.plan.runtime_part_names:
+            continue
+        for route in served_routes(result.plan):
+            if route in owners:
+                error(f"{owners[route]} and {target.name} both serve {' '.join(route)}")
+                return EXIT_INVALID
+            owners[route] = target.name
+        name = Target(app_path, target.workflow_id).script_name()
+        scripts.append((result.plan, name))
+        outputs[app_path.with_name(name)] = result.source
+    if not scripts:
+        error(f"no workflow in {source} starts from an httpEndpoint: nothing to serve")
+        return EXIT_INVALID
+    document, _, _ = read_document(source)
+    metadata = document.get("metadata") if isinstance(document, dict) else None
+    metadata = metadata if isinstance(metadata, dict) else {}
+    outputs[app_path] = format_source(render_app(
+        scripts, source.name, str(metadata.get("projectName") or source.stem),
+        str(metadata.get("description") or ""),
+    ))
+    try:
+        for path, text in outputs.items():
+            write_atomically(path, text)
+    except OSError as exc:
+        error(f"cannot write {exc.filename or args.output}: {exc.strerror}")
+        return EXIT_INVALID
+    report.emit({"written": [str(p) for p in outputs]}, quiet_if_clean=True)
     return EXIT_OK
 
 
@@ -522,6 +577,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "default stdout")
     generate.add_argument("--workflow", help="workflow id inside a project manifest")
     generate.add_argument("--requirements", metavar="FILE", help="also write pip requirements")
+    generate.add_argument("--app", action="store_true", help="a manifest's workflows that "
+                          "start from an httpEndpoint as one HTTP app: -o APP.py, each "
+                          "workflow's script beside it")
     output_format(generate)
 
     check = commands.add_parser("check", help="CI: fail when committed generated code is stale")

@@ -7,9 +7,10 @@ the identifier resolver, both of which produce `Code`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -168,3 +169,39 @@ def render_parts(plan: Plan) -> list[Part]:
 def render_script(plan: Plan) -> str:
     """The generated script in one piece, before formatting."""
     return "\n\n\n".join(part.text.strip("\n") for part in render_parts(plan)) + "\n"
+
+
+def served_routes(plan: Plan) -> list[tuple[str, str]]:
+    """(method, path) of each httpEndpoint entry of the workflow, each once."""
+    configs = [node.config for node in plan.nodes if node.node_type.type == "httpEndpoint"]
+    trigger = plan.workflow.trigger
+    if trigger is not None and trigger.type == "httpEndpoint":
+        configs.append(trigger.config)
+    routes = [(str(config.get("method") or "POST").upper(), str(config.get("path") or "/"))
+              for config in configs]
+    return list(dict.fromkeys(routes))
+
+
+def render_app(
+    scripts: Sequence[tuple[Plan, str]], source_name: str, name: str, description: str
+) -> str:
+    """`catalyst generate MANIFEST --app`: one app serving every workflow of a
+    project (`name`, `description`: its metadata), each workflow's generated
+    script (file name given) beside it."""
+    port = scripts[0][0].workflow.project_config.get("port")
+    digest = hashlib.sha256("".join(p.workflow.source_sha256 for p, _ in scripts).encode())
+    return template_environment().get_template("app.jinja").render(
+        requires_python=scripts[0][0].requires_python,
+        dependencies=sorted({req for plan, _ in scripts for req in plan.dependencies}),
+        project=name,
+        source=source_name,
+        version=scripts[0][0].catalyst_version,
+        project_info={
+            "name": name,
+            "description": description,
+            "version": digest.hexdigest()[:16],
+            "port": port if isinstance(port, int) and not isinstance(port, bool)
+            and 0 < port < 65536 else 8000,
+        },
+        workflows={plan.workflow.id: file_name for plan, file_name in scripts},
+    )

@@ -37,6 +37,8 @@ ZONE_EXAMPLES = ("UTC", "Europe/London", "Europe/Paris", "America/New_York",
                  "America/Los_Angeles", "Asia/Tokyo")
 # What the generated script needs to run on a schedule.
 SCHEDULE_REQUIREMENTS = ("cronsim>=2.8,<3", "tzdata>=2024.1")
+# What it needs to serve over HTTP (`serve`, templates/service.jinja).
+SERVICE_REQUIREMENTS = ("fastapi>=0.115,<1", "pydantic>=2.7,<3", "uvicorn>=0.30,<1")
 
 
 class TriggerConfig(NodeConfig):
@@ -47,6 +49,9 @@ class TriggerConfig(NodeConfig):
 
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# Paths the served script answers itself (templates/service.jinja has the same list).
+SERVICE_PATHS = ("/health", "/ready", "/docs", "/docs/oauth2-redirect", "/redoc",
+                 "/openapi.json")
 
 
 class HttpEndpointConfig(TriggerConfig):
@@ -55,6 +60,23 @@ class HttpEndpointConfig(TriggerConfig):
     )
     path: str = Field("/", pattern=r"^/", description="URL path, e.g. /api/v1/analyze.")
     description: str = Field("", description="What the endpoint is for.")
+
+    @field_validator("path")
+    @classmethod
+    def _servable(cls, value: str) -> str:
+        if value.rstrip("/") in SERVICE_PATHS:
+            raise PydanticCustomError(
+                "reserved_path", "{path} is answered by the script's `serve` itself",
+                {"path": value, "code": "reserved-path",
+                 "hint": "choose another path; taken: " + ", ".join(SERVICE_PATHS)},
+            )
+        if any(char in value for char in "{}?#") or any(c.isspace() for c in value):
+            raise PydanticCustomError(
+                "path_characters", "the path cannot hold braces, ?, # or spaces",
+                {"code": "invalid-path", "hint": "a fixed path such as /api/v1/analyze; "
+                 "the request body (or the query string of a GET) carries the inputs"},
+            )
+        return value
 
 
 class ScheduledTaskConfig(TriggerConfig):
@@ -161,11 +183,28 @@ RUNTIME_PARTS = (
         imports=("from datetime import UTC, datetime", "from zoneinfo import ZoneInfo",
                  "from cronsim import CronSim"),
     ),
+    RuntimePart(
+        name="service",
+        template="service.jinja",
+        dependencies=SERVICE_REQUIREMENTS,
+        imports=(
+            "import copy", "import hmac", "import traceback",
+            "from typing import Annotated",
+            "from fastapi import Depends, FastAPI, HTTPException, Request",
+            "from fastapi.exceptions import RequestValidationError",
+            "from fastapi.responses import JSONResponse, Response, StreamingResponse",
+            "from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer",
+            "from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, "
+            "StrictInt, StrictStr, WithJsonSchema, create_model",
+            "import uvicorn",
+        ),
+    ),
 )
 
 NODE_TYPES = (
-    _trigger("httpEndpoint", "HTTP endpoint", "Start the workflow from an HTTP request.",
-             "globe", HttpEndpointConfig),
+    _trigger("httpEndpoint", "HTTP endpoint", "Start the workflow from an HTTP request (the "
+             "script's `serve` answers it).", "globe", HttpEndpointConfig,
+             shared_runtimes=("service",)),
     _trigger("scheduledTask", "Schedule", "Start the workflow on a schedule (the script's "
              "--schedule runs it at each tick).", "clock", ScheduledTaskConfig,
              check=check_schedule, shared_runtimes=("schedule",)),

@@ -339,7 +339,9 @@ def test_nodes_json_for_one_type() -> None:
     assert {"model", "temperature", "prompt", "stream"} <= set(properties)
     assert [port["id"] for port in entry["inputs"]] == ["input"]
     assert entry["inputs"][0]["type"] == "messages"
-    assert [(port["id"], port["type"]) for port in entry["outputs"]] == [("output", "text")]
+    assert [(port["id"], port["type"]) for port in entry["outputs"]] == [("output", "text"),
+                                                                        ("tools", "any")]
+    assert entry["outputs"][1]["calls"] is True
     assert entry["supportsStreaming"] is True
 
 

@@ -29,6 +29,7 @@ from catalyst.compiler import compile_checked
 from catalyst.expressions import is_template
 from catalyst.keys import looks_like_key
 from catalyst.loading import load_document
+from catalyst.nodes.triggers import SERVICE_PATHS
 from catalyst.planning import plan_workflow
 from catalyst.registry import NodeType, node_types
 from catalyst.rendering import render_script
@@ -286,7 +287,11 @@ def node_configs(draw: Any, node_type: str, upstream: list[str], inputs: list[st
 
     if node_type in TRIGGER_TYPES:
         if node_type == "httpEndpoint":
-            return {"method": draw(st.sampled_from(["GET", "POST"])), "path": "/" + draw(text)}
+            # Any text the service can route: no spaces, braces, ? or #, not its own paths.
+            path = "/" + "".join(c for c in draw(text) if not c.isspace() and c not in "{}?#")
+            if path.rstrip("/") in SERVICE_PATHS:
+                path = "/x" + path
+            return {"method": draw(st.sampled_from(["GET", "POST"])), "path": path}
         return draw(st.dictionaries(text, config_text, max_size=2))
     if node_type == "promptTemplate":
         return {"messages": [{"role": draw(roles), "content": string()}

@@ -127,6 +127,11 @@ def test_parallel_tool_calls_run_at_once(tmp_path: Path, groq_server: MockGroqSe
     assert [call["name"] for call in result["outputs"]["agent"]["tool_calls"]] == [
         "ask_a", "ask_b"]
     assert groq_server.chat_requests()[0].body["parallel_tool_calls"] is True
+    # The tools' own model calls count in the run's totals.
+    tool_tokens = sum(result["nodes"][f"ask_{n}"]["usage"]["total_tokens"] for n in "ab")
+    assert tool_tokens > 0
+    assert result["usage"]["total_tokens"] == (
+        tool_tokens + result["nodes"]["agent"]["usage"]["total_tokens"])
 
 
 def test_a_tool_that_fails_gives_the_model_its_error(

@@ -428,6 +428,16 @@ class Run:
         stats = self.stats.setdefault(node_id, {"status": "ok", "calls": 0, "latency_ms": 0.0})
         stats["calls"] += 1
         stats["latency_ms"] = round(stats["latency_ms"] + _elapsed_ms(started), 1)
+        report = self.reports.pop(node_id, None)
+        if report is None and isinstance(output, dict) and isinstance(output.get("usage"), dict):
+            report = output
+        if report is not None:
+            # A tool that is a model call: its usage and cost count in the run's totals.
+            usage = stats.setdefault("usage", {})
+            for key, count in report["usage"].items():
+                usage[key] = usage.get(key, 0) + count
+            if report.get("cost_usd") is not None:
+                stats["cost_usd"] = round(stats.get("cost_usd", 0.0) + report["cost_usd"], 8)
         if error is not None:
             stats["status"], stats["error"] = "failed", error
             self.emit({"type": "tool_result", **event, "error": error})
@@ -2737,7 +2747,12 @@ async def stream_workflow(
     finally:
         if not task.done():
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            # wait(), not gather(): a consumer cancelled again while it waits
+            # (an ASGI server's cancel scope repeats its cancellation) must not
+            # cancel the run's own clean-up, which closes the provider's stream.
+            await asyncio.wait({task})
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved, so never reported as unhandled
 
 
 # -- batch runs ---------------------------------------------------------------------

@@ -2,9 +2,12 @@
 # requires-python = ">=3.11"
 # dependencies = [
 #     "aiolimiter>=1.1,<2",
+#     "fastapi>=0.115,<1",
 #     "groq>=1.7,<2",
 #     "httpx>=0.23,<1",
 #     "jinja2>=3.1.6,<4",
+#     "pydantic>=2.7,<3",
+#     "uvicorn>=0.30,<1",
 # ]
 # ///
 # Optional: --dask (a batch on a Dask cluster) also needs `pip install 'dask[distributed]'`;
@@ -20,7 +23,9 @@ import asyncio
 import atexit
 import contextlib
 import contextvars
+import copy
 import functools
+import hmac
 import inspect
 import json
 import math
@@ -32,17 +37,34 @@ import stat
 import sys
 import threading
 import time
+import traceback
 import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import groq
 import httpx
+import uvicorn
 from aiolimiter import AsyncLimiter
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jinja2 import StrictUndefined, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+    create_model,
+)
 
 WORKFLOW = {
     "id": "draft_reply",
@@ -428,6 +450,16 @@ class Run:
         stats = self.stats.setdefault(node_id, {"status": "ok", "calls": 0, "latency_ms": 0.0})
         stats["calls"] += 1
         stats["latency_ms"] = round(stats["latency_ms"] + _elapsed_ms(started), 1)
+        report = self.reports.pop(node_id, None)
+        if report is None and isinstance(output, dict) and isinstance(output.get("usage"), dict):
+            report = output
+        if report is not None:
+            # A tool that is a model call: its usage and cost count in the run's totals.
+            usage = stats.setdefault("usage", {})
+            for key, count in report["usage"].items():
+                usage[key] = usage.get(key, 0) + count
+            if report.get("cost_usd") is not None:
+                stats["cost_usd"] = round(stats.get("cost_usd", 0.0) + report["cost_usd"], 8)
         if error is not None:
             stats["status"], stats["error"] = "failed", error
             self.emit({"type": "tool_result", **event, "error": error})
@@ -2523,11 +2555,606 @@ class GroqProvider(OpenAIWireProvider):
 CHAT_PROVIDERS["groq"] = GroqProvider()
 
 
+# Where `python script.py serve` answers: the workflow's httpEndpoint triggers.
+# `node` is None for a manifest's workflow-level trigger.
+ROUTES: list[dict[str, Any]] = [
+    {"node": None, "method": "POST", "path": "/api/v1/reply", "description": ""},
+]
+# Nodes that call a model provider: when one fails the answer is 502 (the
+# provider failed), not 500.
+PROVIDER_NODES: tuple[str, ...] = ("draft",)
+# Content digest of the workflow: the OpenAPI document's version.
+SERVICE_VERSION = "51f8da26402b5280"
+SERVE_DEFAULT_PORT = 8000
+# The largest request body `serve` reads (--max-body-bytes); more is a 413.
+SERVE_MAX_BODY_BYTES = 1024 * 1024
+# Requests one route runs at once (--max-concurrency); more get 429 and Retry-After.
+SERVE_MAX_CONCURRENCY = 100
+# Paths the service answers itself; a trigger cannot take them.
+SERVICE_PATHS = ("/health", "/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+# An input type as the request body declares it (JSON Schema via pydantic, strict:
+# "1" is not an integer). Finite numbers only: check_inputs refuses NaN.
+_BODY_TYPES: dict[str, Any] = {
+    "string": StrictStr,
+    "number": Annotated[StrictInt | StrictFloat, WithJsonSchema({"type": "number"})],
+    "integer": StrictInt,
+    "boolean": StrictBool,
+    "object": dict[str, Any],
+    "array": list[Any],
+}
+
+
+def served_routes() -> list[dict[str, Any]]:
+    """ROUTES, each (method, path) once (a trigger node and the manifest's
+    trigger often say the same)."""
+    unique: dict[tuple[str, str], dict[str, Any]] = {}
+    for route in ROUTES:
+        method = str(route["method"]).upper()
+        unique.setdefault((method, route["path"]), {**route, "method": method})
+    return list(unique.values())
+
+
+class ServiceResult(BaseModel):
+    """A run's result (run_workflow's dict)."""
+
+    outputs: dict[str, Any]
+    usage: dict[str, Any]
+    latency_ms: float
+    nodes: dict[str, Any]
+
+
+class ServiceErrorDetail(BaseModel):
+    type: str
+    message: str
+    node: str | None = None
+
+
+class ServiceError(BaseModel):
+    """Every failure but invalid input (422): what went wrong, never a traceback."""
+
+    error: ServiceErrorDetail
+
+
+class ServiceInvalidInput(BaseModel):
+    """Invalid input (422), as FastAPI reports it: where and why."""
+
+    detail: list[dict[str, Any]]
+
+
+class _Refused(HTTPException):
+    """An answer other than the run's: 401, 413, 429, a failed run (5xx)."""
+
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        message: str,
+        *,
+        node: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status, message, headers)
+        self.kind = kind
+        self.node = node
+
+
+def _refused_response(request: Request | None, exc: Exception) -> Response:
+    refused = (
+        exc if isinstance(exc, _Refused) else _Refused(500, "internal_error", "internal error")
+    )
+    body = {"error": {"type": refused.kind, "message": refused.detail, "node": refused.node}}
+    return JSONResponse(body, status_code=refused.status_code, headers=refused.headers)
+
+
+def _http_failure(exc: BaseException) -> _Refused:
+    """A failed run as an HTTP answer. 502: a model provider failed (a rejected
+    key, an error answer); 503 (Retry-After): rate limits, overload or timeouts
+    outlasted the retries; 504: the workflow's own time limit; 500: any other
+    node failed (its message), or a bug (no message; the traceback goes to the
+    server's log only)."""
+    if isinstance(exc, NodeFailed):
+        if exc.transient:
+            return _Refused(
+                503, "unavailable", str(exc), node=exc.node_id, headers={"Retry-After": "5"}
+            )
+        if exc.node_id in PROVIDER_NODES and not isinstance(exc.__cause__, InputError):
+            return _Refused(502, "provider_error", str(exc), node=exc.node_id)
+        return _Refused(500, "workflow_error", str(exc), node=exc.node_id)
+    if isinstance(exc, WorkflowError):
+        if isinstance(exc.__context__, TimeoutError):
+            return _Refused(504, "timeout", str(exc))
+        return _Refused(500, "workflow_error", str(exc))
+    return _Refused(500, "internal_error", "internal error")
+
+
+def _validation_error(exc: InputError, where: str) -> RequestValidationError:
+    """An input check_inputs refused, as FastAPI reports invalid input (422)."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": (where,), "msg": str(exc), "input": None}]
+    )
+
+
+def _inputs_model() -> type[BaseModel]:
+    """The request body: one field per workflow input, as the script's INPUTS
+    say (type, required, default, description); unknown fields are refused."""
+    fields: dict[str, Any] = {}
+    for index, (name, spec) in enumerate(INPUTS.items()):
+        facts: dict[str, Any] = {"alias": name, "description": spec["description"] or None}
+        if "default" in spec:
+            default = Field(spec["default"], **facts)
+        elif spec["required"]:
+            default = Field(..., **facts)
+        else:
+            # Left out: the run has no value for it (check_inputs leaves it out too).
+            default = Field(None, json_schema_extra=_no_default, **facts)
+        fields[f"input_{index}"] = (_BODY_TYPES[spec["type"]], default)
+    title = f"{WORKFLOW['name'] or WORKFLOW['id']} inputs"
+    config = ConfigDict(extra="forbid", title=title, populate_by_name=False)
+    # Named after the workflow: one app serving several workflows keeps their schemas apart.
+    words = re.findall(r"[0-9A-Za-z]+", str(WORKFLOW["id"]))
+    name = "".join(word[:1].upper() + word[1:] for word in words) + "Inputs"
+    model: type[BaseModel] = create_model(name, __config__=config, **fields)
+    return model
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def _given(body: BaseModel | None) -> dict[str, Any]:
+    """The inputs a request gave, defaults filled in as fresh copies (a run
+    must not change the next request's default)."""
+    given = {} if body is None else body.model_dump(by_alias=True, exclude_unset=True)
+    for name, spec in INPUTS.items():
+        if name not in given and "default" in spec:
+            given[name] = copy.deepcopy(spec["default"])
+    return given
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, default=str, allow_nan=False).encode()
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    try:
+        data = _json_bytes(event)
+    except ValueError:
+        event = {
+            "type": "error",
+            "error": "the event holds NaN or Infinity, which JSON cannot carry",
+        }
+        data = _json_bytes(event)
+    return b"event: " + str(event["type"]).encode() + b"\ndata: " + data + b"\n\n"
+
+
+def _log(text: str) -> None:
+    print(f"serve: {_printable(text)}", file=sys.stderr, flush=True)
+
+
+async def _client_gone(request: Request) -> None:
+    """Returns when the client disconnects (the request body is read already)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+class _BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes is a 413, whether
+    Content-Length says so up front or a chunked body grows past it."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"0")
+        if not length.isdigit() or int(length) > self.limit:
+            response = _refused_response(None, self._too_large())
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> dict[str, Any]:
+            nonlocal received
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise self._too_large()
+            return message
+
+        await self.app(scope, limited, send)
+
+    def _too_large(self) -> _Refused:
+        return _Refused(413, "too_large", f"the request body is over {self.limit:,} bytes")
+
+
+_BEARER = HTTPBearer(
+    auto_error=False, description="--auth-token-env: the token the service " "was started with"
+)
+
+
+async def _authorized(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
+) -> None:
+    """With --auth-token-env: the request must carry `Authorization: Bearer TOKEN`
+    (compared in constant time)."""
+    expected: bytes = request.app.state.auth_token
+    given = credentials.credentials.encode() if credentials is not None else b""
+    if not hmac.compare_digest(given, expected):
+        raise _Refused(
+            401,
+            "unauthorized",
+            "a valid bearer token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def _error_responses(auth: bool, takes_body: bool) -> dict[int | str, dict[str, Any]]:
+    statuses = {
+        400: "The request body is not UTF-8 JSON text.",
+        413: "The request body is too large.",
+        429: "The route runs as many requests as it may (--max-concurrency); try again "
+        "after Retry-After seconds.",
+        500: "The workflow failed (a node's error) or the service did.",
+        502: "A model provider failed (an error answer, a rejected key).",
+        503: "Rate limits, overload or timeouts outlasted the retries.",
+        504: "The workflow did not finish within its time limit.",
+    }
+    if auth:
+        statuses[401] = "No valid bearer token."
+    responses: dict[int | str, dict[str, Any]] = {
+        status: {"model": ServiceError, "description": text} for status, text in statuses.items()
+    }
+    if not takes_body:
+        responses[422] = {"model": ServiceInvalidInput, "description": "Invalid input"}
+    return responses
+
+
+def _query_parameters() -> list[dict[str, Any]]:
+    """GET and DELETE routes take the inputs as query parameters (objects and
+    arrays as JSON text)."""
+    parameters = []
+    for name, spec in INPUTS.items():
+        schema: dict[str, Any] = {"type": spec["type"]}
+        if "default" in spec:
+            schema["default"] = spec["default"]
+        parameter = {
+            "name": name,
+            "in": "query",
+            "required": spec["required"] and "default" not in spec,
+            "description": spec["description"],
+        }
+        if spec["type"] in ("object", "array"):
+            parameter["content"] = {"application/json": {"schema": schema}}
+        else:
+            parameter["schema"] = schema
+        parameters.append(parameter)
+    return parameters
+
+
+class _Slots:
+    """At most `limit` requests of one route at once; the rest are turned away."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.busy = 0
+
+    @contextlib.contextmanager
+    def taken(self) -> Iterator[None]:
+        if self.limit is not None and self.busy >= self.limit:
+            raise _Refused(
+                429,
+                "busy",
+                f"{self.busy} requests in flight on this route; " "try again later",
+                headers={"Retry-After": "1"},
+            )
+        self.busy += 1
+        try:
+            yield
+        finally:
+            self.busy -= 1
+
+
+def build_app(
+    *,
+    auth_token: str | None = None,
+    max_body_bytes: int = SERVE_MAX_BODY_BYTES,
+    max_concurrency: int | None = SERVE_MAX_CONCURRENCY,
+) -> FastAPI:
+    """The workflow as an ASGI app: a route per httpEndpoint trigger, /health
+    and /ready. One set of provider clients serves every request; it closes
+    when the app shuts down."""
+    resources: dict[Hashable, Any] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await close_resources(resources)
+
+    app = FastAPI(
+        title=WORKFLOW["name"] or WORKFLOW["id"],
+        description=WORKFLOW["description"],
+        version=SERVICE_VERSION,
+        lifespan=lifespan,
+    )
+    app.state.auth_token = (auth_token or "").encode()
+    app.add_exception_handler(_Refused, _refused_response)
+    # Path -> the methods it answers (a 405 lists them all in Allow).
+    allowed: dict[str, list[str]] = {}
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """400 and 405 in the service's error shape (FastAPI's own says {"detail"})."""
+        status = getattr(exc, "status_code", 500)
+        headers = dict(getattr(exc, "headers", None) or {})
+        if status == 405 and request.url.path in allowed:
+            headers["Allow"] = ", ".join(allowed[request.url.path])
+        kind = "method_not_allowed" if status == 405 else "bad_request"
+        body = {"error": {"type": kind, "message": str(getattr(exc, "detail", "")), "node": None}}
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    app.add_exception_handler(400, http_error)
+    app.add_exception_handler(405, http_error)
+    app.add_middleware(_BodyLimit, limit=max_body_bytes)
+
+    @app.get("/health", tags=["service"], summary="Liveness: the process answers")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/ready",
+        tags=["service"],
+        summary="Readiness: every required key is set",
+        responses={503: {"description": "A required environment variable is not set"}},
+    )
+    async def ready() -> JSONResponse:
+        missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
+        if missing:
+            return JSONResponse({"status": "not_ready", "missing": missing}, status_code=503)
+        return JSONResponse({"status": "ready", "missing": []})
+
+    model = _inputs_model()
+    dependencies = [Depends(_authorized)] if auth_token else []
+    for route in served_routes():
+        method, path = route["method"], route["path"]
+        if path in SERVICE_PATHS:
+            continue
+        allowed.setdefault(path, []).append(method)
+        slots = _Slots(max_concurrency)
+        takes_body = method not in ("GET", "DELETE")
+        app.add_api_route(
+            path,
+            _endpoint(model if takes_body else None, slots, resources),
+            methods=[method],
+            name=f"{method} {path}",
+            summary=route["description"] or WORKFLOW["name"] or f"Run {WORKFLOW['id']}",
+            description=(
+                WORKFLOW["description"] + "\n\nAnswers the run's result as JSON; with "
+                "`Accept: text/event-stream` its events as server-sent events "
+                "(tokens as they arrive)."
+            ).strip(),
+            dependencies=dependencies,
+            response_model=None,
+            responses={
+                200: {
+                    "model": ServiceResult,
+                    "description": "The run's result",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                },
+                **_error_responses(bool(auth_token), takes_body),
+            },
+            openapi_extra=None if takes_body else {"parameters": _query_parameters()},
+        )
+    return app
+
+
+def _endpoint(
+    model: type[BaseModel] | None, slots: _Slots, resources: dict[Hashable, Any]
+) -> Callable[..., Awaitable[Response]]:
+    async def endpoint(request: Request, body: BaseModel | None = None) -> Response:
+        with slots.taken():
+            try:
+                if model is None:
+                    given: dict[str, Any] = dict(request.query_params)
+                    where = "query"
+                else:
+                    given, where = _given(body), "body"
+                inputs = check_inputs(given)
+            except InputError as exc:
+                raise _validation_error(exc, where) from None
+            if "text/event-stream" in request.headers.get("accept", ""):
+                return StreamingResponse(
+                    _events(inputs, resources, slots),
+                    media_type="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+                )
+            return await _run(request, inputs, resources)
+
+    parameters = [
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)
+    ]
+    if model is not None:
+        required = any(spec["required"] and "default" not in spec for spec in INPUTS.values())
+        parameters.append(
+            inspect.Parameter(
+                "body",
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                annotation=model if required else model | None,
+                default=inspect.Parameter.empty if required else None,
+            )
+        )
+    endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return endpoint
+
+
+async def _run(
+    request: Request, inputs: dict[str, Any], resources: dict[Hashable, Any]
+) -> Response:
+    """Run once; a client that disconnects cancels the run."""
+    run = asyncio.ensure_future(run_workflow(inputs, resources=resources))
+    gone = asyncio.ensure_future(_client_gone(request))
+    try:
+        await asyncio.wait({run, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        if not run.done():
+            run.cancel()
+            await asyncio.gather(run, return_exceptions=True)
+    if run.cancelled():
+        _log("the client disconnected: run cancelled")
+        return Response(status_code=499)
+    if run.exception() is not None:
+        raise _logged(run.exception()) from None
+    try:
+        return Response(_json_bytes(run.result()), media_type="application/json")
+    except ValueError:
+        raise _Refused(
+            500, "workflow_error", "the result holds NaN or Infinity, which JSON " "cannot carry"
+        ) from None
+
+
+def _logged(exc: BaseException | None) -> _Refused:
+    refused = _http_failure(exc or RuntimeError())
+    if refused.kind == "internal_error":
+        _log("the run failed:\n" + "".join(traceback.format_exception(exc)))
+    else:
+        _log(f"{refused.status_code}: {refused.detail}")
+    return refused
+
+
+# Streams of runs whose client went away, while they close.
+_CLOSING: set[asyncio.Future[None]] = set()
+
+
+async def _events(
+    inputs: dict[str, Any], resources: dict[Hashable, Any], slots: _Slots
+) -> AsyncIterator[bytes]:
+    """The run's events as server-sent events; the route's slot is held until
+    the stream ends. A client that disconnects cancels the stream, and so the run."""
+    slots.busy += 1
+    ended = False
+    stream = stream_workflow(inputs, resources=resources)
+    try:
+        async for event in stream:
+            yield _sse(event)
+        ended = True
+    except WorkflowError:
+        ended = True  # workflow_failed went out already
+    except Exception as exc:
+        ended = True
+        _logged(exc)
+        yield _sse({"type": "error", "error": "internal error"})
+    finally:
+        slots.busy -= 1
+        if not ended:
+            _log("the client disconnected: run cancelled")
+            # Closing the run's stream cancels the run. Not awaited here: this
+            # generator may be closing under a cancellation itself.
+            closing = asyncio.ensure_future(stream.aclose())
+            _CLOSING.add(closing)
+            closing.add_done_callback(_CLOSING.discard)
+
+
+def serve_main(argv: list[str]) -> int:
+    """`serve`: answer HTTP requests until SIGTERM or Ctrl-C, which stop
+    taking new ones and let those in flight finish. Exit codes: 0 stopped,
+    2 bad options or environment."""
+    parser = argparse.ArgumentParser(
+        prog=f"{os.path.basename(sys.argv[0])} serve",
+        description=_as_written(
+            f"Serve the workflow {WORKFLOW['name']!r} over HTTP: "
+            + ", ".join(f"{r['method']} {r['path']}" for r in served_routes())
+            + "; GET /health, GET /ready, GET /docs."
+        ),
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on " "(default 127.0.0.1; 0.0.0.0 for every interface)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=SERVE_DEFAULT_PORT, help=f"port (default {SERVE_DEFAULT_PORT})"
+    )
+    parser.add_argument(
+        "--auth-token-env",
+        metavar="NAME",
+        help="require `Authorization: "
+        "Bearer TOKEN` on the workflow's routes, TOKEN read from this "
+        "environment variable",
+    )
+    parser.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=SERVE_MAX_CONCURRENCY,
+        metavar="N",
+        help="requests one route runs at once; more get 429 " f"(default {SERVE_MAX_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=SERVE_MAX_BODY_BYTES,
+        metavar="N",
+        help=f"largest request body (default {SERVE_MAX_BODY_BYTES})",
+    )
+    parser.add_argument(
+        "--graceful-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="on SIGTERM, cancel requests still running after this long "
+        "(default: wait for them)",
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
+    )
+    limits = parser.add_argument_group("rate budgets (default: each model's own)")
+    limits.add_argument("--rpm", type=int, metavar="N", help="requests per minute per model")
+    limits.add_argument("--tpm", type=int, metavar="N", help="tokens per minute per model")
+    args = parser.parse_args(argv)
+    RATE_LIMITS.update(requests_per_minute=args.rpm, tokens_per_minute=args.tpm)
+    if args.max_concurrency < 1 or args.max_body_bytes < 1:
+        parser.error("--max-concurrency and --max-body-bytes must be at least 1")
+    token = None
+    if args.auth_token_env:
+        token = os.environ.get(args.auth_token_env)
+        if not token:
+            print(
+                f"error: environment variable {args.auth_token_env} (--auth-token-env) "
+                "is not set",
+                file=sys.stderr,
+            )
+            return 2
+    for name in REQUIRED_ENV:
+        if not os.environ.get(name):
+            _log(f"environment variable {name} is not set: /ready answers 503")
+    app = build_app(
+        auth_token=token, max_body_bytes=args.max_body_bytes, max_concurrency=args.max_concurrency
+    )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=args.graceful_timeout,
+    )
+    return 0
+
+
 async def execute_groq_completion(
     ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any]
 ) -> Any:
     """One Groq chat completion (see execute_chat: fallbacks, breakers, budgets)."""
     return await execute_chat(ctx, config, inputs, "groq")
+
+
+async def execute_trigger(
+    ctx: NodeContext, config: dict[str, Any], inputs: dict[str, Any]
+) -> dict[str, Any]:
+    """The entry point: hands the workflow inputs to what it is wired to."""
+    return dict(ctx.run.inputs)
 
 
 # ---------------------------------------------------------------------------
@@ -2628,7 +3255,12 @@ async def stream_workflow(
     finally:
         if not task.done():
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            # wait(), not gather(): a consumer cancelled again while it waits
+            # (an ASGI server's cancel scope repeats its cancellation) must not
+            # cancel the run's own clean-up, which closes the provider's stream.
+            await asyncio.wait({task})
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved, so never reported as unhandled
 
 
 # -- batch runs ---------------------------------------------------------------------
@@ -3702,6 +4334,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     epilog = "inputs:\n" + ("\n".join(lines) or "  none")
     if environment:
         epilog += "\n\nenvironment variables:\n" + "\n".join(environment)
+    routes = ", ".join(f"{route['method']} {route['path']}" for route in served_routes())
+    epilog += (
+        f"\n\nserving over HTTP ({routes}):\n  serve [--host HOST] [--port PORT] (see serve --help)"
+    )
     summary = f"Run the workflow {WORKFLOW['name']!r}. {WORKFLOW['description']}".strip()
     parser = argparse.ArgumentParser(
         description=_as_written(summary),
@@ -4019,6 +4655,9 @@ def _health_check(as_json: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Exit codes: 0 done, 1 the run (or a batch record) failed, 2 bad inputs
     or environment, 130 interrupted."""
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["serve"]:
+        return serve_main(arguments[1:])
     args = _parse_args(argv)
     RATE_LIMITS.update(requests_per_minute=args.rpm, tokens_per_minute=args.tpm)
     NOTICE_HANDLERS.append(_notice)
