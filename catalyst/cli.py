@@ -627,7 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
     usage_report.add_arguments(usage)
 
     serve = commands.add_parser(
-        "serve", help="the editor's HTTP backend (FastAPI; needs the serve extra)",
+        "serve", help="the editor's HTTP backend (FastAPI)",
         description="Serve the compiler to the visual editor: nodes, models, validate, "
         "generate, upgrade, graph, and preview runs streamed as server-sent events, with "
         "their history. OpenAPI at /openapi.json, interactive docs at /docs.",
