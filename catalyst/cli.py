@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from catalyst import __version__, model_listing, usage_report
+from catalyst.backend import serve as serve_cli
 from catalyst.compiler import Compiled, check_file, compile_checked
 from catalyst.diagnostics import MAX_REPORTED, Diagnostic, format_text, sort_key
 from catalyst.formatting import format_source
@@ -88,20 +89,24 @@ class Report:
     def has_errors(self) -> bool:
         return any(d.is_error for _, d in self.diagnostics)
 
+    def payload(self, extra: dict[str, object] | None = None) -> dict[str, object]:
+        """The `--format json` report (the editor backend answers with the same)."""
+        ordered = sorted(self.diagnostics, key=lambda item: (item[0].name, sort_key(item[1])))
+        payload: dict[str, object] = {
+            "valid": not self.has_errors,
+            "diagnostics": [
+                {"source": str(t.path), "workflow": t.workflow_id, **d.to_dict()}
+                for t, d in ordered[:MAX_REPORTED]
+            ],
+        }
+        if len(ordered) > MAX_REPORTED:
+            payload["more"] = len(ordered) - MAX_REPORTED
+        payload.update(extra or {})
+        return payload
+
     def emit(self, extra: dict[str, object] | None = None, *, quiet_if_clean: bool = False) -> None:
         if self.format == "json":
-            ordered = sorted(self.diagnostics, key=lambda item: (item[0].name, sort_key(item[1])))
-            payload: dict[str, object] = {
-                "valid": not self.has_errors,
-                "diagnostics": [
-                    {"source": str(t.path), "workflow": t.workflow_id, **d.to_dict()}
-                    for t, d in ordered[:MAX_REPORTED]
-                ],
-            }
-            if len(ordered) > MAX_REPORTED:
-                payload["more"] = len(ordered) - MAX_REPORTED
-            payload.update(extra or {})
-            print(json_text(payload))
+            print(json_text(self.payload(extra)))
             return
         if quiet_if_clean and not self.diagnostics:
             return
@@ -621,6 +626,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     usage_report.add_arguments(usage)
 
+    serve = commands.add_parser(
+        "serve", help="the editor's HTTP backend (FastAPI)",
+        description="Serve the compiler to the visual editor: nodes, models, validate, "
+        "generate, upgrade, graph, and preview runs streamed as server-sent events, with "
+        "their history. OpenAPI at /openapi.json, interactive docs at /docs.",
+    )
+    serve_cli.add_arguments(serve)
+
     local = commands.add_parser("local-server", help="serve Groq's, OpenAI's and Anthropic's "
                                 "APIs locally for tests and demos")
     mock_cli.add_arguments(local)
@@ -653,6 +666,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_models(args)
         if args.command == "usage":
             return cmd_usage(args)
+        if args.command == "serve":
+            return serve_cli.run(args)
         return mock_cli.run(args)
     except KeyboardInterrupt:
         return 130

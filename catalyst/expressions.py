@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from jinja2 import TemplateSyntaxError
@@ -141,6 +142,9 @@ class Analysis:
     output_paths: tuple[OutputPath, ...] = ()
 
 
+# Parsing dominates checking a large workflow; the editor backend checks the same
+# expressions after every edit. Analyses are immutable, so they are shared.
+@lru_cache(maxsize=8192)
 def analyse(source: str, extra_names: frozenset[str] = frozenset()) -> Analysis:
     """Parse one config string and list the names it uses.
 

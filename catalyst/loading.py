@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, cast
 
 from catalyst.config_types import ENV_NAME
 from catalyst.diagnostics import Diagnostic, json_pointer, listing
-from catalyst.keys import find_key
+from catalyst.keys import find_key, looks_like_key
 from catalyst.model import (
     INPUT_TYPES,
     Edge,
@@ -34,6 +35,7 @@ _RUN_SETTING_KEYS = ("timeout", "retries", "onError", "fallbackValue")
 MAX_FILE_BYTES = 20_000_000
 MAX_DEPTH = 64
 MAX_NODES = 5_000
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # Keys that only say where things sit on the canvas: they never change the code.
 _LAYOUT_KEYS = frozenset({
     "position", "positionAbsolute", "selected", "dragging", "measured", "width", "height",
@@ -103,8 +105,33 @@ def _lone_surrogates(value: Any, path: str = "") -> Iterator[str]:
             yield from _lone_surrogates(item, f"{path}/{index}")
 
 
+def _within_depth(document: Any) -> bool:
+    """Whether nothing is nested deeper than MAX_DEPTH (the fast check: no pointers)."""
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        if isinstance(value, Mapping):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+    return True
+
+
+def _flat_text(document: Any) -> str | None:
+    """The document as one JSON text, to rule out lone surrogates and pasted keys
+    at C speed before walking it for their pointers (None: not serialisable)."""
+    try:
+        return json.dumps(document, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
 def _too_deep(document: Any) -> str | None:
     """The pointer of the first value nested deeper than MAX_DEPTH (iteratively: no recursion)."""
+    if _within_depth(document):
+        return None
     stack: list[tuple[Any, str, int]] = [(document, "", 0)]
     while stack:
         value, path, depth = stack.pop()
@@ -244,7 +271,9 @@ def load_document(
         collector.error("too-deep", f"nested more than {MAX_DEPTH} levels deep", deepest,
                         hint=f"workflow files nest at most {MAX_DEPTH} levels")
         return LoadResult(None, collector.diagnostics)
-    for path in _lone_surrogates(document):
+    flat = _flat_text(document)
+    surrogates = flat is None or _SURROGATE.search(flat) is not None
+    for path in _lone_surrogates(document) if surrogates else ():
         collector.error(
             "invalid-text",
             "text holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape without its "
@@ -254,7 +283,7 @@ def load_document(
         )
     if collector.diagnostics:
         return LoadResult(None, collector.diagnostics)
-    pasted = list(_pasted_keys(document))
+    pasted = list(_pasted_keys(document)) if flat is None or looks_like_key(flat) else []
     digest = content_digest(document)
     shape = document_shape(document)
     if shape == "manifest":
