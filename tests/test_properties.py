@@ -321,10 +321,12 @@ def node_configs(draw: Any, node_type: str, upstream: list[str], inputs: list[st
 
 
 def _handles(draw: Any, source: NodeType, target: NodeType) -> tuple[Any, Any]:
-    if len(source.outputs) > 1:
-        source_handle = draw(st.sampled_from([p.id for p in source.outputs]))
+    # A tools handle needs a tool defined in the caller's config: not a plain edge.
+    outputs = [port for port in source.outputs if not port.calls]
+    if len(outputs) > 1:
+        source_handle = draw(st.sampled_from([p.id for p in outputs]))
     else:
-        source_handle = draw(st.sampled_from([None, source.outputs[0].id]))
+        source_handle = draw(st.sampled_from([None, outputs[0].id]))
     return source_handle, draw(st.sampled_from([None, target.inputs[0].id]))
 
 
