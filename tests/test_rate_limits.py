@@ -130,8 +130,12 @@ def test_a_thousand_records_under_faults_all_finish(
     groq_server.update(rate_limit_share=0.20, server_error_share=0.05, reset_share=0.02,
                        retry_after_ms=5, seed=7)
 
+    # The model's budget (1,000 requests a minute) would make this a minute of
+    # pacing; --rpm lifts it: what is tested is that every record finishes under
+    # faults (pacing and its adaptation: test_adaptive_budgets.py, fake clock).
     completed = run_script(script, "--batch", str(source), "--output", str(output),
-                           "--concurrency", "16", server=groq_server, timeout=300)
+                           "--concurrency", "16", "--rpm", "60000", server=groq_server,
+                           timeout=300)
 
     assert completed.returncode == 0, completed.stderr[-2000:]
     lines = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
