@@ -109,13 +109,18 @@ class FallbackModel(BaseModel):
 
     @model_validator(mode="after")
     def _provider_key(self) -> FallbackModel:
-        if "api_key" not in self.model_fields_set:
-            # A provider's usual key goes only to that provider's address: with a
-            # base_url of the file's choosing, the file must name the key itself.
-            self.api_key = None if self.base_url else default_key(self.provider)
-            # A default, not something the file said (`catalyst upgrade` keeps it out).
-            self.model_fields_set.discard("api_key")
+        fill_provider_key(self)
         return self
+
+
+def fill_provider_key(config: Any) -> None:
+    """Set `api_key` to the provider's usual key variable when the file named
+    none. That key goes only to the provider's own address: with a base_url of
+    the file's choosing, the file must name the key itself. A default, not
+    something the file said, so `catalyst upgrade` leaves it out."""
+    if "api_key" not in config.model_fields_set:
+        config.api_key = None if config.base_url else default_key(config.provider)
+        config.model_fields_set.discard("api_key")
 
 
 def default_key(provider_name: str) -> SecretRef | None:

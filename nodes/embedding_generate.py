@@ -11,7 +11,7 @@ from pydantic import AliasChoices, Field, model_validator
 from catalyst import provider_models
 from catalyst.config_types import NodeConfig, SecretRef
 from catalyst.diagnostics import Diagnostic
-from catalyst.nodes.chat_nodes import default_key
+from catalyst.nodes.chat_nodes import fill_provider_key
 from catalyst.registry import NodeCheckContext, NodeType, Port
 from catalyst.shapes import INTEGER, NUMBER, STRING, array, closed, nullable
 
@@ -77,12 +77,7 @@ class EmbeddingGenerateConfig(NodeConfig):
 
     @model_validator(mode="after")
     def _defaults(self) -> EmbeddingGenerateConfig:
-        if "api_key" not in self.model_fields_set:
-            # A provider's usual key goes only to that provider's address: with a
-            # base_url of the file's choosing, the file must name the key itself.
-            self.api_key = None if self.base_url else default_key(self.provider)
-            # A default, not something the file said (`catalyst upgrade` keeps it out).
-            self.model_fields_set.discard("api_key")
+        fill_provider_key(self)
         if self.model is None:
             self.model = provider_models.DEFAULT_EMBEDDING_MODELS.get(self.provider)
             self.model_fields_set.discard("model")

@@ -13,7 +13,7 @@ from catalyst.nodes.chat_nodes import (
     ChatConfig,
     chat_node_type,
     completion_output,
-    default_key,
+    fill_provider_key,
 )
 
 OpenAIHost = Literal[
@@ -62,12 +62,7 @@ class OpenAICompletionConfig(ChatConfig):
 
     @model_validator(mode="after")
     def _provider_key(self) -> OpenAICompletionConfig:
-        if "api_key" not in self.model_fields_set:
-            # A provider's usual key goes only to that provider's address: with a
-            # base_url of the file's choosing, the file must name the key itself.
-            self.api_key = None if self.base_url else default_key(self.provider)
-            # A default, not something the file said (`catalyst upgrade` keeps it out).
-            self.model_fields_set.discard("api_key")
+        fill_provider_key(self)
         return self
 
 

@@ -1452,6 +1452,16 @@ class ChatProvider(ABC):
             return [model.id async for model in listing]
         return [model.id for model in (await listing).data]
 
+    def for_node(self, client: Any, ctx: NodeContext) -> Any:
+        """The shared client with this node's timeout and retries (the SDKs'
+        own retry loop): the node's timeout, else CONNECT/READ_TIMEOUT_S."""
+        timeout = (
+            ctx.timeout
+            if ctx.timeout is not None
+            else self.sdk.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+        )
+        return client.with_options(max_retries=ctx.retries, timeout=timeout)
+
     def key_name(self, config: dict[str, Any]) -> str:
         key = config.get("api_key")
         return key["$secret"] if key else "(no key)"
@@ -2571,10 +2581,7 @@ class GroqProvider(OpenAIWireProvider):
 
         key = ("groq", url, config["api_key"]["$secret"])
         client: groq.AsyncGroq = ctx.resource(key, create)
-        if ctx.timeout is not None:
-            return client.with_options(max_retries=ctx.retries, timeout=ctx.timeout)
-        timeout = httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
-        return client.with_options(max_retries=ctx.retries, timeout=timeout)
+        return self.for_node(client, ctx)
 
     def usage(self, completion: Any) -> Any:
         # Streams carry it in x_groq on the final chunk (and top-level there too).
